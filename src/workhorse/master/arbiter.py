@@ -1,0 +1,885 @@
+"""The master process: bind, fork, supervise, never die from a worker's fault.
+
+Strategy (after Gunicorn's arbiter and Unicorn's master): signal handlers
+only queue the signal; ``set_wakeup_fd`` wakes the main loop, which waits in
+one ``select`` on the wake-up pipe, the workers' stack-dump pipes and
+whatever else registered (control socket, metrics listener). The loop
+sleeps until the next thing that can be due (a request deadline, a backoff
+expiry, a one-second tick), then, in order: dispatches queued signals, reaps
+exited workers, lets the watchdog end overdue ones, notices workers that
+became ready, and reconciles the worker set with the target (spawn missing
+ones, respecting boot backoff; stop surplus and outdated ones, only as their
+replacements become ready). Every action on a worker is driven by what the
+scoreboard says, and every failure is handled at the edge of the loop: an
+exception in a hook or in one worker's bookkeeping is logged, never fatal.
+
+Signals keep Gunicorn's meanings: TERM graceful stop, INT/QUIT fast stop,
+HUP reload (here rolling: a new worker must be ready before an old one is
+told to stop), TTIN/TTOU one worker more/less, USR1 reopen logs, USR2
+re-exec a new master on the same sockets, WINCH stop the workers (after
+USR2, or when daemonized), CHLD reap.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from workhorse import __version__
+from workhorse.listeners import (
+    INHERIT_ENV,
+    BindError,
+    Listener,
+    adopt,
+    address_of,
+    bind,
+    close_all,
+    describe,
+    inherited_fds,
+    parse_bind,
+)
+from workhorse.master import process
+from workhorse.master.backoff import YOUNG_SECONDS, BootBackoff
+from workhorse.master.rescue import answer_and_close
+from workhorse.master.watchdog import BOOT_TIMEOUT, FROZEN, TIMEOUT, Termination, Watchdog
+from workhorse.scoreboard import ExitReason, Scoreboard, WorkerState
+from workhorse.workers.base import (
+    APP_LOAD_ERROR,
+    DUMP_SIGNAL,
+    WORKER_BOOT_ERROR,
+    Worker,
+    WorkerContext,
+)
+from workhorse.workers.handler import timeval
+from workhorse.workers.registry import worker_class
+from workhorse.wsgi.loader import AppImportError, load_app
+
+#: Longest the master sleeps: the tick for heartbeats, RSS samples, the parent check.
+MAX_SLEEP = 1.0
+#: Shortest sleep, so a deadline that is due right now cannot make the loop spin.
+MIN_SLEEP = 0.01
+#: Environment variable telling a re-executed master who its predecessor is.
+PARENT_MASTER_ENV = "WORKHORSE_PARENT_MASTER"
+
+HANDLED_SIGNALS = (
+    signal.SIGHUP, signal.SIGQUIT, signal.SIGINT, signal.SIGTERM, signal.SIGTTIN,
+    signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCHLD,
+)
+
+#: Restart causes, as counted in the status and metrics.
+CAUSES = ("timeout", "boot_timeout", "frozen", "crash", "boot_failure", "max_requests",
+          "memory", "reload", "scale_down", "killed")
+
+
+class HaltServer(Exception):
+    def __init__(self, reason: str, exit_status: int = 1) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.exit_status = exit_status
+
+
+@dataclass
+class WorkerHandle:
+    """What the master tracks about one worker process."""
+
+    worker: Worker
+    pid: int
+    slot: int
+    generation: int
+    age: int
+    spawned: float
+    dump_fd: int
+    ready_at: float = 0.0
+    stop_requested_at: float = 0.0
+    stop_reason: str = ""
+    kill_after: float = 0.0
+    termination: Termination | None = None
+    dump: bytearray = field(default_factory=bytearray)
+    rss: int = 0
+
+    @property
+    def booting(self) -> bool:
+        return self.ready_at == 0.0
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop_requested_at != 0.0 or self.termination is not None
+
+
+@dataclass
+class Counters:
+    """Cumulative figures the status and metrics report."""
+
+    restarts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CAUSES, 0))
+    spawned: int = 0
+    timeouts: int = 0
+    answered_504: int = 0
+    answered_503: int = 0
+
+
+class Arbiter:
+    """The master process. Hooks receive it as ``server``/``arbiter``."""
+
+    def __init__(self, cfg: Any, app_uri: str | None, log: Any, *,
+                 reload_config: Callable[[], Any] | None = None,
+                 argv: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> None:
+        self.cfg = cfg
+        self.app_uri = app_uri
+        self.log = log
+        self.reload_config = reload_config
+        self.argv = list(argv)
+        self.environ = dict(os.environ if environ is None else environ)
+        self.pid = os.getpid()
+        self.num_workers = int(cfg.workers)
+        self.WORKERS: dict[int, Worker] = {}
+        self.LISTENERS: list[Listener] = []
+        self.handles: dict[int, WorkerHandle] = {}
+        self.generation = 1
+        self.age = 0
+        self.reexec_pid = 0
+        self.master_pid = int(self.environ.get(PARENT_MASTER_ENV, "0") or 0)
+        self.started_at = time.time()
+        self.pidfile: process.Pidfile | None = None
+        self.app: Callable[..., Any] | None = None
+        self.counters = Counters()
+        self.board: Scoreboard | None = None
+        self.watchdog: Watchdog | None = None
+        self.backoff = BootBackoff(cap=float(getattr(cfg, "boot_backoff_max", 60)))
+        self.selector = selectors.DefaultSelector()
+        self._signals: deque[int] = deque()
+        self._wakeup_r = -1
+        self._wakeup_w = -1
+        self._stop_deadline = 0.0
+        self._stopping = False
+        self._exit_code = 0
+        self._notified_ready = False
+        self._next_sample = 0.0
+        self._said_rescue_unavailable = False
+        self.plugins: list[Any] = []  # master-side components (control socket, metrics)
+
+    # --- start -----------------------------------------------------------------------
+    def run(self) -> int:
+        """Run until stopped; returns the exit code."""
+        try:
+            self.start()
+            self._loop()
+        except HaltServer as exc:
+            self._halt(exc.reason, exc.exit_status)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+            self._halt(None, code)
+        except Exception:
+            self.log.exception("Unhandled exception in the main loop")
+            self._halt("unhandled exception in the master", 1)
+        return self._exit_code
+
+    def start(self) -> None:
+        cfg = self.cfg
+        self.log.info("Starting workhorse %s", __version__)
+        self._call_hook("on_starting", self)
+        if cfg.pidfile:
+            self.pidfile = process.Pidfile(cfg.pidfile)
+            try:
+                self.pidfile.create(self.pid)
+            except process.PidfileError as exc:
+                raise HaltServer(str(exc), 1)
+        self._open_listeners()
+        self._preload()
+        capacity = max(64, 4 * self.num_workers)
+        self.board = Scoreboard(capacity, max(1, int(cfg.threads)))
+        self.watchdog = Watchdog(self.board, timeout=float(cfg.timeout or 0),
+                                 boot_timeout=float(getattr(cfg, "boot_timeout", 0) or 0),
+                                 dump_signal=DUMP_SIGNAL)
+        self._install_signals()
+        for plugin in self.plugins:
+            plugin.start(self)
+        for listener in self.LISTENERS:
+            self.log.info("Listening at: %s (%s)", listener, self.pid)
+        self.log.info("Using worker: %s", cfg.worker_class_name)
+        process.set_process_title(f"workhorse-m {cfg.proc_name_or_default}"[:15])
+        self._call_hook("when_ready", self)
+
+    def _open_listeners(self) -> None:
+        cfg = self.cfg
+        fds, source = inherited_fds(self.environ, self.pid)
+        is_ssl = bool(cfg.is_ssl)
+        if fds:
+            for fd in fds:
+                sock = adopt(fd)
+                self.LISTENERS.append(Listener(sock, address_of(sock), describe(sock, is_ssl)))
+            self.log.info("Inherited %d listener(s) from %s", len(fds), source)
+            for name in (INHERIT_ENV, "GUNICORN_FD", "LISTEN_FDS", "LISTEN_PID"):
+                os.environ.pop(name, None)
+        else:
+            owner = (int(cfg.user), int(cfg.group)) if os.geteuid() == 0 else None
+            for value in cfg.bind:
+                address = parse_bind(value)
+                try:
+                    sock = bind(address, backlog=int(cfg.backlog), reuse_port=bool(cfg.reuse_port),
+                                umask=int(cfg.umask), owner=owner,
+                                log_retry=self.log.error)
+                except BindError as exc:
+                    raise HaltServer(str(exc), 1)
+                self.LISTENERS.append(Listener(sock, address, describe(sock, is_ssl)))
+        self._apply_io_timeouts()
+
+    def _apply_io_timeouts(self) -> None:
+        """Kernel read/send timeouts on TCP listeners, inherited by accepted sockets."""
+        cfg = self.cfg
+        for listener in self.LISTENERS:
+            if listener.is_unix:
+                continue
+            sock = listener.sock
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                            timeval(float(getattr(cfg, "body_timeout", 30) or 30)))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                            timeval(float(getattr(cfg, "send_timeout", 30) or 30)))
+
+    def _preload(self) -> None:
+        if not self.cfg.preload_app:
+            return
+        try:
+            self.app = load_app(self.app_uri or "")
+        except AppImportError as exc:
+            detail = f"\n{exc.details}" if exc.details else ""
+            self.log.error("Failed to load the application %r: %s%s", self.app_uri, exc, detail)
+            raise HaltServer(f"App failed to load: {exc}", APP_LOAD_ERROR)
+        except Exception:
+            self.log.error("Failed to load the application %r:\n%s", self.app_uri,
+                           traceback.format_exc())
+            raise HaltServer("App failed to load.", APP_LOAD_ERROR)
+
+    def _install_signals(self) -> None:
+        self._wakeup_r, self._wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        for signum in HANDLED_SIGNALS:
+            signal.signal(signum, self._queue_signal)
+            signal.siginterrupt(signum, False)
+        signal.set_wakeup_fd(self._wakeup_w, warn_on_full_buffer=False)
+        self.selector.register(self._wakeup_r, selectors.EVENT_READ, self._drain_wakeup)
+
+    def _queue_signal(self, signum: int, frame: Any) -> None:
+        if len(self._signals) < 16:
+            self._signals.append(signum)
+
+    def _drain_wakeup(self) -> None:
+        try:
+            while os.read(self._wakeup_r, 4096):
+                pass
+        except OSError:
+            pass
+
+    # --- the loop --------------------------------------------------------------------
+    def _loop(self) -> None:
+        self._manage_workers(time.monotonic())
+        while True:
+            now = time.monotonic()
+            for key, _ in self.selector.select(self._sleep_time(now)):
+                try:
+                    key.data()
+                except Exception:
+                    self.log.exception("Error in a master event handler")
+            self._dispatch_signals()
+            now = time.monotonic()
+            self._reap()
+            self._watch(now)
+            self._notice_ready(now)
+            if self._stopping:
+                if self._finish_stop(now):
+                    return
+                continue
+            self._check_parent_master()
+            self._manage_workers(now)
+            self._sample(now)
+            for plugin in self.plugins:
+                plugin.tick(self, now)
+
+    def _sleep_time(self, now: float) -> float:
+        wake = now + MAX_SLEEP
+        assert self.watchdog is not None
+        deadline = self.watchdog.next_deadline([h.slot for h in self.handles.values()])
+        if deadline is not None:
+            wake = min(wake, deadline)
+        for handle in self.handles.values():
+            if handle.termination is not None and handle.termination.phase != "killed":
+                wake = min(wake, handle.termination.next_step_at)
+            if handle.kill_after:
+                wake = min(wake, handle.kill_after)
+            if handle.booting and self.watchdog.boot_timeout:
+                wake = min(wake, handle.spawned + self.watchdog.boot_timeout)
+        if self.backoff.failing:
+            wake = min(wake, self.backoff.next_spawn_at)
+        if self._stopping:
+            wake = min(wake, self._stop_deadline)
+        return max(MIN_SLEEP, min(MAX_SLEEP, wake - now))
+
+    # --- signals -------------------------------------------------------------------------
+    def _dispatch_signals(self) -> None:
+        while self._signals:
+            signum = self._signals.popleft()
+            name = signal.Signals(signum).name
+            if signum != signal.SIGCHLD:
+                self.log.info("Handling signal: %s", name[3:].lower())
+            handler = getattr(self, f"handle_{name[3:].lower()}", None)
+            if handler is None:
+                continue
+            try:
+                handler()
+            except HaltServer:
+                raise
+            except Exception:
+                self.log.exception("Error handling signal %s", name)
+
+    def handle_chld(self) -> None:
+        """Reaping happens every loop iteration; nothing more to do."""
+
+    def handle_hup(self) -> None:
+        self.reload()
+
+    def handle_term(self) -> None:
+        self.stop(graceful=True)
+
+    def handle_int(self) -> None:
+        self.stop(graceful=False)
+
+    def handle_quit(self) -> None:
+        self.stop(graceful=False)
+
+    def handle_ttin(self) -> None:
+        self.set_num_workers(self.num_workers + 1)
+
+    def handle_ttou(self) -> None:
+        if self.num_workers > 1:
+            self.set_num_workers(self.num_workers - 1)
+
+    def handle_usr1(self) -> None:
+        self.log.reopen_files()
+        self._signal_workers(signal.SIGUSR1)
+
+    def handle_usr2(self) -> None:
+        self.reexec()
+
+    def handle_winch(self) -> None:
+        if self.cfg.daemon or self.reexec_pid:
+            self.log.info("graceful stop of workers")
+            self.set_num_workers(0, quiet=True)
+        else:
+            self.log.debug("SIGWINCH ignored: not daemonized and no re-executed master")
+
+    # --- actions -----------------------------------------------------------------------
+    def set_num_workers(self, count: int, *, quiet: bool = False) -> None:
+        capacity = self.board.worker_capacity if self.board else count
+        limit = capacity // 2
+        if count > limit:
+            self.log.warning("Cannot run more than %d workers with this scoreboard (asked %d)",
+                             limit, count)
+            count = limit
+        old, self.num_workers = self.num_workers, count
+        if old != count and not quiet:
+            self._call_hook("nworkers_changed", self, count, old)
+
+    def reload(self) -> None:
+        """HUP: re-read the config and replace every worker, rolling."""
+        self.log.info("Reloading: re-reading the configuration")
+        if self.reload_config is not None:
+            try:
+                new_cfg = self.reload_config()
+            except Exception as exc:
+                self.log.error("Reload aborted, the configuration is invalid: %s", exc)
+                return
+            self._apply_new_config(new_cfg)
+        self._call_hook("on_reload", self)
+        self.log.reopen_files()
+        self.generation += 1
+        process.sd_notify("RELOADING=1")
+        self.log.info("Reload: starting generation %d next to %d running worker(s)",
+                      self.generation, len(self.handles))
+
+    def _apply_new_config(self, cfg: Any) -> None:
+        if list(cfg.bind) != list(self.cfg.bind):
+            self.log.warning("bind changed on reload; new addresses need a restart (USR2)")
+        old_workers = int(self.cfg.workers)
+        self.cfg = cfg
+        self.log.setup(cfg)
+        if int(cfg.workers) != old_workers:
+            self.set_num_workers(int(cfg.workers))
+        if self.watchdog is not None:
+            self.watchdog.timeout = float(cfg.timeout or 0)
+            self.watchdog.boot_timeout = float(getattr(cfg, "boot_timeout", 0) or 0)
+        self.backoff.cap = float(getattr(cfg, "boot_backoff_max", 60))
+        self._apply_io_timeouts()
+
+    def stop(self, *, graceful: bool) -> None:
+        if self._stopping:
+            if not graceful:
+                self._signal_workers(signal.SIGQUIT)
+            return
+        self._stopping = True
+        process.sd_notify("STOPPING=1")
+        unlink = self.reexec_pid == 0 and self.master_pid == 0
+        close_all(self.LISTENERS, unlink=unlink)
+        self.LISTENERS = []
+        self._stop_deadline = time.monotonic() + float(self.cfg.graceful_timeout)
+        sig = signal.SIGTERM if graceful else signal.SIGQUIT
+        for handle in list(self.handles.values()):
+            self._request_stop(handle, "shutdown", sig)
+
+    def _finish_stop(self, now: float) -> bool:
+        """While stopping: True once every worker is gone."""
+        if not self.handles:
+            return True
+        if now >= self._stop_deadline:
+            for handle in list(self.handles.values()):
+                self._kill(handle.pid)
+            self._stop_deadline = now + MAX_SLEEP
+            self._reap_blocking(2.0)
+            return not self.handles
+        return False
+
+    def reexec(self) -> None:
+        """USR2: start a new master on the same listeners (binary upgrade)."""
+        if self.reexec_pid:
+            self.log.warning("USR2 ignored: a re-executed master (%s) is running", self.reexec_pid)
+            return
+        if self.master_pid:
+            self.log.warning("USR2 ignored: this master was re-executed and its parent lives")
+            return
+        self._call_hook("pre_exec", self)
+        pid = os.fork()
+        if pid:
+            self.reexec_pid = pid
+            if self.pidfile is not None:
+                self.pidfile.rename(self.cfg.pidfile + ".oldbin")
+            return
+        try:
+            self._exec_new_master()
+        finally:
+            os._exit(1)
+
+    def _exec_new_master(self) -> None:
+        environ = dict(os.environ)
+        fds = [listener.fileno() for listener in self.LISTENERS]
+        for fd in fds:
+            os.set_inheritable(fd, True)
+        environ[INHERIT_ENV] = ",".join(str(fd) for fd in fds)
+        environ[PARENT_MASTER_ENV] = str(self.pid)
+        os.chdir(self.cfg.chdir)
+        argv = [sys.executable, "-m", "workhorse", *self.argv]
+        os.execve(sys.executable, argv, environ)
+
+    def _check_parent_master(self) -> None:
+        """A re-executed master becomes the master once its predecessor is gone."""
+        if self.master_pid and os.getppid() != self.master_pid:
+            self.log.info("Master %s is gone; this master (%s) takes over", self.master_pid,
+                          self.pid)
+            self.master_pid = 0
+            if self.pidfile is not None:
+                self.pidfile.create(self.pid)
+
+    # --- spawning ----------------------------------------------------------------------
+    def _manage_workers(self, now: float) -> None:
+        self._stop_surplus(now)
+        self._spawn_missing(now)
+
+    def _current(self) -> list[WorkerHandle]:
+        """Workers of the current generation that are not on their way out."""
+        return [h for h in self.handles.values()
+                if h.generation == self.generation and not h.stopping]
+
+    def _spawn_missing(self, now: float) -> None:
+        current = self._current()
+        missing = self.num_workers - len(current)
+        booting = sum(1 for h in current if h.booting)
+        while missing > 0 and self.backoff.may_spawn(now, booting):
+            if not self._spawn():
+                return
+            missing -= 1
+            booting += 1
+
+    def _stop_surplus(self, now: float) -> None:
+        current = self._current()
+        ready_current = [h for h in current if not h.booting]
+        outdated = sorted((h for h in self.handles.values()
+                           if h.generation != self.generation and not h.stopping),
+                          key=lambda h: h.age)
+        # Rolling reload: keep an old worker for every current one not yet ready.
+        allowed_old = max(0, self.num_workers - len(ready_current))
+        for handle in outdated[: max(0, len(outdated) - allowed_old)]:
+            self._request_stop(handle, "reload", signal.SIGTERM)
+        if len(current) > self.num_workers:
+            surplus = sorted(current, key=lambda h: (not h.booting, h.age))
+            for handle in surplus[: len(current) - self.num_workers]:
+                self._request_stop(handle, "scale_down", signal.SIGTERM)
+        for handle in self.handles.values():
+            if handle.kill_after and now >= handle.kill_after and handle.termination is None:
+                self.log.warning("Worker %s did not stop within graceful_timeout; killing it",
+                                 handle.pid)
+                self._kill(handle.pid)
+                handle.kill_after = 0.0
+
+    def _spawn(self) -> bool:
+        assert self.board is not None
+        slot = self._free_slot()
+        if slot is None:
+            self.log.error("No free scoreboard slot: cannot spawn a worker")
+            return False
+        self.age += 1
+        self.board.prepare_worker(slot, self.generation)
+        dump_r, dump_w = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(dump_r, False)
+        ctx = WorkerContext(
+            cfg=self.cfg, log=self.log, app_uri=self.app_uri, preloaded_app=self.app,
+            listeners=self.LISTENERS, board=self.board, arbiter=self,
+            master_fds=self._master_only_fds() + [dump_r], dump_fd=dump_w,
+        )
+        worker = worker_class(self.cfg.worker_class_name)(
+            ctx, age=self.age, slot=slot, generation=self.generation)
+        self._call_hook("pre_fork", self, worker)
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            self.log.error("fork() failed: %s", exc)
+            os.close(dump_r)
+            os.close(dump_w)
+            self.board.release_worker(slot)
+            return False
+        if pid == 0:
+            os.set_inheritable(dump_w, False)
+            worker.run_child()  # never returns
+        os.close(dump_w)
+        worker.pid = pid
+        handle = WorkerHandle(worker=worker, pid=pid, slot=slot, generation=self.generation,
+                              age=self.age, spawned=time.monotonic(), dump_fd=dump_r)
+        self.handles[pid] = handle
+        self.WORKERS[pid] = worker
+        self.counters.spawned += 1
+        self.selector.register(dump_r, selectors.EVENT_READ,
+                               lambda h=handle: self._read_dump(h))
+        return True
+
+    def _free_slot(self) -> int | None:
+        assert self.board is not None
+        used = {h.slot for h in self.handles.values()}
+        for slot in range(self.board.worker_capacity):
+            if slot not in used:
+                return slot
+        return None
+
+    def _master_only_fds(self) -> list[int]:
+        fds = [self._wakeup_r, self._wakeup_w]
+        fds += [h.dump_fd for h in self.handles.values()]
+        for plugin in self.plugins:
+            fds += plugin.fds()
+        return [fd for fd in fds if fd >= 0]
+
+    def _read_dump(self, handle: WorkerHandle) -> None:
+        try:
+            while True:
+                chunk = os.read(handle.dump_fd, 65536)
+                if not chunk:
+                    self._unregister_dump(handle)
+                    return
+                if len(handle.dump) < 1_000_000:
+                    handle.dump += chunk
+        except BlockingIOError:
+            pass
+        except OSError:
+            self._unregister_dump(handle)
+
+    def _unregister_dump(self, handle: WorkerHandle) -> None:
+        if handle.dump_fd >= 0:
+            try:
+                self.selector.unregister(handle.dump_fd)
+            except (KeyError, ValueError):
+                pass
+            os.close(handle.dump_fd)
+            handle.dump_fd = -1
+
+    # --- stopping single workers -----------------------------------------------------
+    def _request_stop(self, handle: WorkerHandle, reason: str, sig: int) -> None:
+        if handle.stop_requested_at:
+            if sig != signal.SIGTERM:
+                self._signal(handle.pid, sig)
+            return
+        handle.stop_requested_at = time.monotonic()
+        handle.stop_reason = reason
+        handle.kill_after = handle.stop_requested_at + float(self.cfg.graceful_timeout)
+        self._signal(handle.pid, sig)
+
+    def _signal_workers(self, sig: int) -> None:
+        for pid in list(self.handles):
+            self._signal(pid, sig)
+
+    def _signal(self, pid: int, sig: int) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+        except OSError as exc:
+            self.log.error("Cannot signal worker %s: %s", pid, exc)
+
+    def _kill(self, pid: int) -> None:
+        self._signal(pid, signal.SIGKILL)
+
+    # --- watching -------------------------------------------------------------------
+    def _watch(self, now: float) -> None:
+        watchdog = self.watchdog
+        assert watchdog is not None
+        for handle in list(self.handles.values()):
+            term = handle.termination
+            if term is not None:
+                watchdog.advance(term, now)
+                if term.phase == "cancelled":
+                    self.log.info("Worker %s finished its overdue request during the stack "
+                                  "dump; not killed", handle.pid)
+                    watchdog.cancel(term)
+                    handle.termination = None
+                    handle.dump.clear()
+                continue
+            overdue = watchdog.check(handle.slot, now)
+            if overdue is None:
+                continue
+            handle.termination = watchdog.start(handle.pid, handle.slot, overdue, now)
+            if handle.termination.rescue_error and not self._said_rescue_unavailable:
+                self._said_rescue_unavailable = True
+                self.log.warning("Timed-out clients cannot be answered with 504 here (%s); "
+                                 "their connections will be closed", handle.termination.rescue_error)
+
+    def _notice_ready(self, now: float) -> None:
+        assert self.board is not None
+        for handle in self.handles.values():
+            if not handle.booting:
+                if self.backoff.failing and now - handle.ready_at >= YOUNG_SECONDS:
+                    self.backoff.healthy()
+                continue
+            state = self.board.read_worker(handle.slot).state
+            if state in (WorkerState.READY, WorkerState.STOPPING):
+                handle.ready_at = now
+                if not self._notified_ready:
+                    self._notified_ready = True
+                    process.sd_notify("READY=1\nSTATUS=serving")
+
+    def _sample(self, now: float) -> None:
+        if now < self._next_sample:
+            return
+        self._next_sample = now + MAX_SLEEP
+        limit = int(getattr(self.cfg, "max_worker_memory", 0) or 0)
+        for handle in self.handles.values():
+            handle.rss = read_rss(handle.pid)
+            if limit and handle.rss > limit and not handle.stopping and not handle.booting:
+                self.log.warning("Worker %s uses %d MiB RSS, over max_worker_memory (%d MiB): "
+                                 "replacing it after its current request", handle.pid,
+                                 handle.rss // 2**20, limit // 2**20)
+                self._request_stop(handle, "memory", signal.SIGTERM)
+
+    # --- reaping -------------------------------------------------------------------------
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.reexec_pid:
+                self.reexec_pid = 0
+                self.log.info("Re-executed master %s exited (%s)", pid, _describe_status(status))
+                if self.pidfile is not None:
+                    self.pidfile.rename(self.cfg.pidfile)
+                continue
+            handle = self.handles.pop(pid, None)
+            if handle is None:
+                continue
+            self.WORKERS.pop(pid, None)
+            try:
+                self._worker_exited(handle, status)
+            except HaltServer:
+                raise
+            except Exception:
+                self.log.exception("Error cleaning up after worker %s", pid)
+
+    def _reap_blocking(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while self.handles and time.monotonic() < deadline:
+            self._reap()
+            time.sleep(0.01)
+
+    def _worker_exited(self, handle: WorkerHandle, status: int) -> None:
+        assert self.board is not None
+        now = time.monotonic()
+        self._read_dump(handle)
+        self._unregister_dump(handle)
+        snapshot = self.board.read_worker(handle.slot)
+        cause = self._exit_cause(handle, snapshot.exit_reason, status, now)
+        if cause:
+            self.counters.restarts[cause] += 1
+        if handle.termination is not None:
+            self._finish_termination(handle, now)
+        elif cause == "crash":
+            self._log_crash(handle, status)
+        if cause in ("boot_failure", "boot_timeout") or (cause == "crash" and handle.booting):
+            delay = self.backoff.failed(now)
+            self.log.error("Worker %s failed to boot (%s; %d consecutive failures); next "
+                           "attempt in %.0fs. The workers that are up keep serving.",
+                           handle.pid, _describe_exit(status), self.backoff.failures, delay)
+        elif cause == "crash" and now - handle.ready_at < YOUNG_SECONDS:
+            delay = self.backoff.failed(now)
+            self.log.error("Worker %s died %.1fs after booting; next spawn in %.0fs",
+                           handle.pid, now - handle.ready_at, delay)
+        for plugin in self.plugins:
+            plugin.worker_exited(self, handle, cause)
+        self.board.release_worker(handle.slot)
+        self._call_hook("child_exit", self, handle.worker)
+
+    def _exit_cause(self, handle: WorkerHandle, reason: ExitReason, status: int,
+                    now: float) -> str:
+        term = handle.termination
+        if term is not None:
+            return {TIMEOUT: "timeout", BOOT_TIMEOUT: "boot_timeout", FROZEN: "frozen"}[term.cause]
+        code = os.waitstatus_to_exitcode(status)
+        if code in (WORKER_BOOT_ERROR, APP_LOAD_ERROR):
+            return "boot_failure"
+        if handle.stop_reason:
+            return {"memory": "memory", "reload": "reload", "scale_down": "scale_down",
+                    "shutdown": ""}.get(handle.stop_reason, "")
+        if reason == ExitReason.MAX_REQUESTS:
+            return "max_requests"
+        if reason == ExitReason.PARENT_GONE or (code == 0 and reason == ExitReason.SHUTDOWN):
+            return ""
+        if code < 0:
+            return "killed" if -code == signal.SIGKILL else "crash"
+        return "crash"
+
+    def _log_crash(self, handle: WorkerHandle, status: int) -> None:
+        code = os.waitstatus_to_exitcode(status)
+        if code == -signal.SIGKILL:
+            self.log.error("Worker %s was sent SIGKILL by something other than workhorse "
+                           "(the kernel's OOM killer, or kill -9)", handle.pid)
+        else:
+            self.log.error("Worker %s exited unexpectedly (%s)", handle.pid,
+                           _describe_exit(status))
+
+    def _finish_termination(self, handle: WorkerHandle, now: float) -> None:
+        term = handle.termination
+        assert term is not None
+        self.counters.timeouts += 1 if term.cause == TIMEOUT else 0
+        answered = []
+        for client in term.rescued:
+            status = 504 if client.overdue else 503
+            body = timeout_response(status, client.request_id)
+            if answer_and_close(client.fd, body):
+                answered.append(status)
+                if status == 504:
+                    self.counters.answered_504 += 1
+                else:
+                    self.counters.answered_503 += 1
+        stacks = handle.dump.decode("utf-8", "replace").strip() or "(no stack dump received)"
+        answer = (f"its client was answered {answered[0]}" if answered and term.rescued
+                  and term.rescued[0].overdue else
+                  "its client could not be answered" if term.cause == TIMEOUT else "")
+        if len(answered) > 1:
+            answer += f"; {len(answered) - 1} other request(s) in flight answered 503"
+        if term.cause == TIMEOUT:
+            self.log.error(
+                "WORKER TIMEOUT (pid:%s, slot:%s): %r ran %.2fs, past its %gs timeout; "
+                "killed %.2fs after the deadline; %s.\nStacks of the worker when it was "
+                "killed:\n%s", handle.pid, handle.slot, term.request_line, term.elapsed,
+                self.watchdog.timeout if self.watchdog else 0,
+                max(0.0, term.killed_at - term.started) + (term.elapsed - (self.watchdog.timeout
+                                                                           if self.watchdog
+                                                                           else 0)),
+                answer, stacks)
+        else:
+            self.log.error("WORKER %s (pid:%s, slot:%s): %s; killed.%s\nStacks:\n%s",
+                           "BOOT TIMEOUT" if term.cause == BOOT_TIMEOUT else "FROZEN",
+                           handle.pid, handle.slot, term.detail,
+                           f" {answer}." if answer else "", stacks)
+
+    # --- ending ----------------------------------------------------------------------------
+    def _halt(self, reason: str | None, exit_status: int) -> None:
+        self._exit_code = exit_status
+        if reason:
+            self.log.error("Shutting down: %s", reason)
+        if self.handles:
+            self._stop_now()
+        self.log.info("Shutting down: Master")
+        if self.pidfile is not None:
+            self.pidfile.unlink()
+        close_all(self.LISTENERS, unlink=self.reexec_pid == 0 and self.master_pid == 0)
+        for plugin in self.plugins:
+            try:
+                plugin.stop(self)
+            except Exception:
+                self.log.exception("Error stopping %s", plugin)
+        self._call_hook("on_exit", self)
+
+    def _stop_now(self) -> None:
+        self._signal_workers(signal.SIGTERM)
+        self._reap_blocking(float(self.cfg.graceful_timeout))
+        self._signal_workers(signal.SIGKILL)
+        self._reap_blocking(2.0)
+
+    def _call_hook(self, name: str, *args: Any) -> None:
+        hook = getattr(self.cfg, name, None)
+        if hook is None:
+            return
+        try:
+            hook(*args)
+        except Exception:
+            self.log.exception("Exception in %s hook", name)
+
+    # --- figures for observers -------------------------------------------------------------
+    def worker_handles(self) -> list[WorkerHandle]:
+        return list(self.handles.values())
+
+
+def timeout_response(status: int, request_id: str) -> bytes:
+    reason = "Gateway Timeout" if status == 504 else "Service Unavailable"
+    text = ("The request took longer than the server's timeout and was stopped.\n"
+            if status == 504 else
+            "The worker serving this request was stopped; please retry.\n").encode()
+    date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+    head = (f"HTTP/1.1 {status} {reason}\r\nDate: {date}\r\nServer: workhorse\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(text)}\r\n"
+            f"Connection: close\r\n")
+    if request_id:
+        head += f"X-Request-ID: {request_id}\r\n"
+    if status == 503:
+        head += "Retry-After: 1\r\n"
+    return head.encode("latin-1") + b"\r\n" + text
+
+
+def read_rss(pid: int) -> int:
+    """Resident set size of a process in bytes (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as handle:
+            return int(handle.read().split()[1]) * PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _describe_exit(status: int) -> str:
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    meaning = {WORKER_BOOT_ERROR: " (worker boot error)", APP_LOAD_ERROR: " (app load error)"}
+    return f"exit code {code}{meaning.get(code, '')}"
+
+
+def _describe_status(status: int) -> str:
+    return _describe_exit(status)
+

@@ -1,0 +1,278 @@
+"""The worker contract: what every worker kind does around its I/O loop.
+
+Strategy: the master creates a :class:`Worker` before it forks (so the
+``pre_fork`` hook sees it, as in Gunicorn), and the child runs
+:meth:`Worker.run_child`, which never returns: it resets the signal state
+inherited from the master, claims its scoreboard slot, runs ``post_fork``,
+drops privileges, arms the C-level stack dump (``faulthandler`` on
+:data:`DUMP_SIGNAL`, writing into a pipe the master reads, because a worker
+stuck in C code holding the GIL can run no Python), loads the app (unless
+preloaded), runs ``post_worker_init``, marks itself ready and enters the
+subclass's I/O loop. Exit codes keep Gunicorn's meanings: 3 for a worker
+that failed to boot, 4 for an app that failed to load.
+
+The attributes Gunicorn's hooks rely on are here with the same names:
+``pid``, ``ppid``, ``age``, ``log``, ``cfg``, ``alive``, ``booted``,
+``nr``, ``max_requests``, ``wsgi``.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import random
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, NoReturn
+
+from workhorse.listeners import Listener
+from workhorse.scoreboard import ExitReason, Scoreboard
+from workhorse.wsgi.loader import AppImportError, load_app
+
+#: Exit codes, as Gunicorn's arbiter reads them.
+WORKER_BOOT_ERROR = 3
+APP_LOAD_ERROR = 4
+
+#: Signal the master sends to get a C-level dump of every thread's stack.
+#: A real-time signal: nothing else in a WSGI stack uses it, and it is
+#: queued rather than merged.
+DUMP_SIGNAL = signal.SIGRTMIN + 2
+
+#: How often an idle worker's loop wakes up (heartbeat, parent check).
+LOOP_TICK = 1.0
+
+
+@dataclass
+class WorkerContext:
+    """Everything a worker gets from the master at fork time."""
+
+    cfg: Any
+    log: Any
+    app_uri: str | None
+    preloaded_app: Callable[..., Any] | None
+    listeners: list[Listener]
+    board: Scoreboard
+    arbiter: Any  # what hooks get as `server`
+    master_fds: list[int] = field(default_factory=list)  # to close in the child
+    dump_fd: int = -1  # write end of this worker's stack-dump pipe
+
+
+class Worker:
+    """A worker process, as the master and Gunicorn's hooks see it."""
+
+    def __init__(self, ctx: WorkerContext, *, age: int, slot: int, generation: int) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.cfg
+        self.log = ctx.log
+        self.age = age
+        self.slot = slot
+        self.generation = generation
+        self.ppid = os.getpid()
+        self.pid: int | str = "[booting]"
+        self.alive = True
+        self.booted = False
+        self.aborted = False
+        self.nr = 0
+        self.wsgi: Callable[..., Any] | None = ctx.preloaded_app
+        self.sockets = ctx.listeners
+        self.max_requests = self._max_requests()
+        self.exit_reason = ExitReason.SHUTDOWN
+        self.started_at = time.monotonic()
+        self.slot_writer = ctx.board.worker_writer(slot)
+        self._wakeup_r = -1
+        self._wakeup_w = -1
+
+    def __str__(self) -> str:
+        return f"<Worker {self.pid}>"
+
+    def _max_requests(self) -> int:
+        limit = int(self.cfg.max_requests or 0)
+        if limit <= 0:
+            return sys.maxsize
+        jitter = int(self.cfg.max_requests_jitter or 0)
+        return limit + (random.randint(0, jitter) if jitter > 0 else 0)
+
+    # --- the child's life --------------------------------------------------------
+    def run_child(self) -> NoReturn:
+        """Everything the child does; always ends in ``os._exit``."""
+        code = 0
+        try:
+            self.pid = os.getpid()
+            self._reset_inherited_state()
+            self.slot_writer.started(self.pid)
+            self._call_hook("post_fork", self.ctx.arbiter, self)
+            self._boot()
+            self.slot_writer.ready()
+            self.booted = True
+            self.log.info("Booting worker with pid: %s", self.pid)
+            self.run()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except BaseException:
+            self.log.exception("Worker %s failed", self.pid)
+            code = 1 if self.booted else WORKER_BOOT_ERROR
+        finally:
+            self.slot_writer.exit_reason(self.exit_reason)
+            self._call_hook("worker_exit", self.ctx.arbiter, self)
+            self.log.info("Worker exiting (pid: %s)", self.pid)
+            _flush_std_streams()
+        os._exit(code)
+
+    def _reset_inherited_state(self) -> None:
+        """Undo what the master set up for itself before the fork."""
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2,
+                       signal.SIGWINCH, signal.SIGCHLD):
+            signal.signal(signum, signal.SIG_DFL)
+        for fd in self.ctx.master_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._wakeup_r, self._wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.ctx.dump_fd >= 0:
+            faulthandler.register(DUMP_SIGNAL, file=self.ctx.dump_fd, all_threads=True,
+                                  chain=False)
+
+    def _boot(self) -> None:
+        """Privileges, signals, the app: anything failing here is a boot error."""
+        try:
+            self._drop_privileges()
+            self.init_signals()
+        except Exception:
+            self.log.exception("Worker %s failed to boot", self.pid)
+            self.exit_reason = ExitReason.BOOT_ERROR
+            raise SystemExit(WORKER_BOOT_ERROR)
+        if self.wsgi is None:
+            self.wsgi = self._load_app()
+        self._call_hook("post_worker_init", self)
+        self.setup()
+
+    def _load_app(self) -> Callable[..., Any]:
+        uri = self.ctx.app_uri or ""
+        try:
+            return load_app(uri)
+        except AppImportError as exc:
+            self.exit_reason = ExitReason.APP_LOAD_ERROR
+            detail = f"\n{exc.details}" if exc.details else ""
+            self.log.error("Worker %s failed to load the application %r: %s%s",
+                           self.pid, uri, exc, detail)
+            raise SystemExit(APP_LOAD_ERROR)
+        except Exception:
+            self.exit_reason = ExitReason.BOOT_ERROR
+            self.log.error("Worker %s failed to boot loading %r:\n%s", self.pid, uri,
+                           traceback.format_exc())
+            raise SystemExit(WORKER_BOOT_ERROR)
+
+    def _drop_privileges(self) -> None:
+        uid, gid = int(self.cfg.user), int(self.cfg.group)
+        if os.getegid() != gid or os.geteuid() != uid:
+            if getattr(self.cfg, "initgroups", False):
+                import pwd
+
+                os.initgroups(pwd.getpwuid(uid).pw_name, gid)
+            if os.getegid() != gid:
+                os.setgid(gid)
+            if os.geteuid() != uid:
+                os.setuid(uid)
+
+    # --- signals -------------------------------------------------------------------
+    def init_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, self._on_quit)
+        signal.signal(signal.SIGQUIT, self._on_quit)
+        signal.signal(signal.SIGUSR1, self._on_usr1)
+        signal.signal(signal.SIGABRT, self._on_abort)
+        signal.signal(signal.SIGWINCH, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        # Interrupted system calls are restarted; the wake-up pipe is what
+        # makes a blocked loop notice a signal.
+        for signum in (signal.SIGTERM, signal.SIGUSR1):
+            signal.siginterrupt(signum, False)
+        signal.set_wakeup_fd(self._wakeup_w, warn_on_full_buffer=False)
+
+    def _on_term(self, signum: int, frame: FrameType | None) -> None:
+        """Graceful stop: finish what is in flight, then exit."""
+        self.alive = False
+        self.slot_writer.stopping(ExitReason.SHUTDOWN)
+
+    def _on_quit(self, signum: int, frame: FrameType | None) -> None:
+        """Fast stop (INT/QUIT): Gunicorn's worker_int hook, then exit now."""
+        self.alive = False
+        self._call_hook("worker_int", self)
+        raise SystemExit(0)
+
+    def _on_usr1(self, signum: int, frame: FrameType | None) -> None:
+        self.log.reopen_files()
+
+    def _on_abort(self, signum: int, frame: FrameType | None) -> None:
+        """The master timed this worker out; Gunicorn's worker_abort hook runs here
+        when the worker can still run Python (the master's SIGKILL follows anyway)."""
+        self.alive = False
+        self.aborted = True
+        self._call_hook("worker_abort", self)
+        raise SystemExit(1)
+
+    # --- helpers for the loops -------------------------------------------------------
+    def notify(self) -> None:
+        """Heartbeat (Gunicorn's name): the loop is alive."""
+        self.slot_writer.heartbeat(time.monotonic())
+
+    def parent_alive(self) -> bool:
+        if os.getppid() != self.ppid:
+            self.log.info("Parent changed, shutting down: %s", self)
+            self.exit_reason = ExitReason.PARENT_GONE
+            return False
+        return True
+
+    def count_request(self) -> None:
+        # A plain counter: in the threaded worker two threads may race on it
+        # and lose one count, which only delays a max_requests restart by one.
+        self.nr += 1
+        if self.nr >= self.max_requests and self.alive:
+            self.log.info("Autorestarting worker after current request.")
+            self.exit_reason = ExitReason.MAX_REQUESTS
+            self.slot_writer.stopping(ExitReason.MAX_REQUESTS)
+            self.alive = False
+
+    @property
+    def wakeup_fd(self) -> int:
+        return self._wakeup_r
+
+    def drain_wakeup(self) -> None:
+        try:
+            while os.read(self._wakeup_r, 512):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def _call_hook(self, name: str, *args: Any) -> None:
+        hook = getattr(self.cfg, name, None)
+        if hook is None:
+            return
+        try:
+            hook(*args)
+        except SystemExit:
+            raise
+        except Exception:
+            self.log.exception("Exception in %s hook", name)
+
+    # --- for subclasses ---------------------------------------------------------
+    def setup(self) -> None:
+        """Prepare the I/O loop after the app is loaded (before ready)."""
+
+    def run(self) -> None:  # pragma: no cover - every kind overrides it
+        raise NotImplementedError
+
+
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass

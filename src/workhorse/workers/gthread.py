@@ -1,0 +1,299 @@
+"""The gthread worker: a pool of threads sharing one epoll, with keep-alive.
+
+Strategy: every request thread waits in ``epoll_wait`` on the same epoll
+instance, which holds the listeners and every idle keep-alive connection,
+each registered ``EPOLLONESHOT``. The kernel hands each ready connection to
+exactly one waiting thread, which then owns it: it reads the request, runs
+the app inline, writes the response, and either re-arms the connection
+(keep-alive) or closes it. There is no queue between a poller and the
+threads, so a request costs no thread hand-off, and a thread stuck in a slow
+request holds only the connection it is serving: idle connections and new
+ones go to whichever thread is free, never waiting behind it.
+
+A connection that delivers only part of a request head is re-armed with
+what it has, so a slow client holds no thread. The main thread does not
+serve: it beats the heartbeat, watches the parent, expires idle keep-alive
+connections (``keepalive``) and stalled heads (``header_timeout``), and runs
+the graceful stop. Each thread writes its own request slot, so the master
+times out a stuck request thread by its own deadline, even when the rest of
+the worker is healthy.
+
+Ownership of a connection is decided under one small lock (``claim``): an
+event the kernel delivered for a connection that was meanwhile expired and
+whose fd number was reused is recognised and dropped, so two threads never
+serve one connection.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import ssl
+import threading
+import time
+from typing import Any
+
+from workhorse.http import ServerConnection
+from workhorse.workers import serving
+from workhorse.wsgi.errors import ErrorStream
+from workhorse.workers.base import LOOP_TICK, Worker
+from workhorse.workers.handler import (
+    ClientGone,
+    Connection,
+    ReadTimeout,
+    RequestHandler,
+    set_io_timeouts,
+)
+
+ONESHOT_IN = select.EPOLLIN | select.EPOLLONESHOT
+#: How long a request thread waits in epoll before it re-checks whether the
+#: worker is stopping (the stop pipe wakes it sooner).
+POLL_TIMEOUT = 1.0
+#: How often the main thread expires idle connections: well under the 2 s
+#: keep-alive default so a connection is not kept much past its limit.
+REAP_INTERVAL = 0.25
+
+PARKED, ACTIVE, CLOSED = 0, 1, 2
+
+
+class ThreadWorker(Worker):
+    def setup(self) -> None:
+        cfg = self.cfg
+        board = self.ctx.board
+        self.threads = max(1, int(cfg.threads))
+        self.max_connections = max(1, int(cfg.worker_connections))
+        self.limits = serving.http_limits(cfg)
+        self.tls = serving.ssl_context(cfg)
+        builders = serving.environ_builders(cfg, self.sockets, ErrorStream(self.log.error_log),
+                                            multithread=True)
+        self.handlers: list[RequestHandler] = [
+            serving.make_handler(self, board, board.request_writer(self.slot, thread), thread,
+                                 builders)
+            for thread in range(self.threads)
+        ]
+        self.settings = self.handlers[0].settings
+        self.epoll = select.epoll()
+        self.listener_index = {sock.fileno(): i for i, sock in enumerate(self.listen_socks)}
+        self.clients: dict[int, Connection] = {}
+        self.states: dict[int, int] = {}
+        self.parked_since: dict[int, float] = {}
+        self.lock = threading.Lock()
+        self.accepting = True
+        self.listeners_paused = False
+        self._stop_r, self._stop_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    @property
+    def listen_socks(self) -> list[socket.socket]:
+        return [listener.sock for listener in self.sockets]
+
+    # --- main thread ------------------------------------------------------------
+    def run(self) -> None:
+        for fd in self.listener_index:
+            self.epoll.register(fd, ONESHOT_IN)
+        # Level-triggered and never re-armed: once written, it wakes every
+        # thread in turn, which is how they all learn that the worker stops.
+        self.epoll.register(self._stop_r, select.EPOLLIN)
+        pool = [threading.Thread(target=self._thread_main, args=(t,), daemon=True,
+                                 name=f"workhorse-request-{t}")
+                for t in range(self.threads)]
+        for thread in pool:
+            thread.start()
+        next_tick = 0.0
+        while self.alive:
+            now = time.monotonic()
+            if now >= next_tick:
+                self.notify()
+                if not self.parent_alive():
+                    break
+                next_tick = now + LOOP_TICK
+            self._expire(now)
+            try:
+                ready, _, _ = select.select([self.wakeup_fd], [], [], REAP_INTERVAL)
+            except OSError:
+                ready = []
+            if ready:
+                self.drain_wakeup()
+        self._graceful_stop(pool)
+
+    def _graceful_stop(self, pool: list[threading.Thread]) -> None:
+        """Stop accepting, close idle connections, let in-flight requests finish."""
+        self.accepting = False
+        for fd in self.listener_index:
+            try:
+                self.epoll.unregister(fd)
+            except OSError:
+                pass
+        deadline = time.monotonic() + float(self.cfg.graceful_timeout)
+        self._close_parked(lambda client: True)
+        os.write(self._stop_w, b"x")
+        for thread in pool:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            self.notify()
+
+    def _expire(self, now: float) -> None:
+        keepalive = self.settings.keepalive
+        head_timeout = self.settings.header_timeout
+
+        def expired(client: Connection) -> bool:
+            since = self.parked_since.get(client.fd, now)
+            limit = head_timeout if client.conn.trailing_data else keepalive
+            return now - since > limit
+
+        self._close_parked(expired)
+        self.slot_writer.set_connections(len(self.clients))
+
+    def _close_parked(self, should_close: Any) -> None:
+        doomed: list[Connection] = []
+        with self.lock:
+            for fd, client in list(self.clients.items()):
+                if self.states.get(fd) == PARKED and should_close(client):
+                    self.states[fd] = CLOSED
+                    del self.clients[fd]
+                    self.states.pop(fd, None)
+                    self.parked_since.pop(fd, None)
+                    doomed.append(client)
+        for client in doomed:
+            self._forget(client)
+        if doomed:
+            self._rearm_listeners()
+
+    # --- request threads -----------------------------------------------------------
+    def _thread_main(self, thread: int) -> None:
+        handler = self.handlers[thread]
+        poll = self.epoll.poll
+        stop_fd = self._stop_r
+        while True:
+            try:
+                events = poll(POLL_TIMEOUT, 1)
+            except InterruptedError:
+                continue
+            except OSError:
+                return
+            for fd, _mask in events:
+                if fd == stop_fd:
+                    return
+                index = self.listener_index.get(fd)
+                if index is not None:
+                    self._accept(fd, index, handler)
+                    continue
+                client = self._claim(fd)
+                if client is not None:
+                    self._serve(handler, client)
+
+    def _accept(self, fd: int, index: int, handler: RequestHandler) -> None:
+        listener = self.listen_socks[index]
+        try:
+            sock, peer = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            self._rearm(fd)
+            return
+        except OSError as exc:
+            self.log.error("accept() failed: %s", exc)
+            time.sleep(0.1)  # EMFILE and friends: do not spin on a ready listener
+            self._rearm(fd)
+            return
+        with self.lock:
+            full = len(self.clients) + 1 >= self.max_connections
+            self.listeners_paused = full
+        if self.accepting and not full:
+            self._rearm(fd)
+        client = self._adopt(sock, peer, index)
+        if client is None:
+            return
+        self._serve(handler, client)
+
+    def _adopt(self, sock: socket.socket, peer: Any, index: int) -> Connection | None:
+        if sock.family == socket.AF_UNIX:
+            set_io_timeouts(sock, self.settings)
+        if self.tls is not None:
+            try:
+                sock = self.tls.wrap_socket(sock, server_side=True)
+            except (ssl.SSLError, OSError) as exc:
+                self.log.debug("TLS handshake failed: %s", exc)
+                sock.close()
+                return None
+        client = Connection(sock, peer, ServerConnection(self.limits), index)
+        with self.lock:
+            self.clients[client.fd] = client
+            self.states[client.fd] = ACTIVE
+        return client
+
+    def _claim(self, fd: int) -> Connection | None:
+        with self.lock:
+            if self.states.get(fd) != PARKED:
+                return None
+            self.states[fd] = ACTIVE
+            self.parked_since.pop(fd, None)
+            return self.clients.get(fd)
+
+    def _serve(self, handler: RequestHandler, client: Connection) -> None:
+        handler.begin(client)
+        try:
+            client.receive(socket.MSG_DONTWAIT)
+        except ReadTimeout:  # nothing there after all (a spurious wake-up)
+            handler.slot.abandon()
+            self._park(client)
+            return
+        except (ClientGone, OSError):
+            handler.slot.abandon()
+            self._close(client)
+            return
+        if not self.alive:
+            client.conn.close_after_response()
+        try:
+            keep = handler.serve(client, may_wait_for_head=False)
+        except Exception:
+            self.log.exception("Error serving a connection")
+            handler.slot.abandon()
+            keep = False
+        if keep and (self.alive or client.conn.trailing_data):
+            self._park(client)
+        else:
+            self._close(client)
+
+    def _park(self, client: Connection) -> None:
+        fd = client.fd
+        with self.lock:
+            if fd not in self.clients:
+                return
+            self.states[fd] = PARKED
+            self.parked_since[fd] = time.monotonic()
+        try:
+            if client.registered:
+                self.epoll.modify(fd, ONESHOT_IN)
+            else:
+                self.epoll.register(fd, ONESHOT_IN)
+                client.registered = True
+        except OSError:
+            self._close(client)
+
+    def _close(self, client: Connection) -> None:
+        with self.lock:
+            if self.clients.get(client.fd) is client:
+                del self.clients[client.fd]
+            self.states.pop(client.fd, None)
+            self.parked_since.pop(client.fd, None)
+        self._forget(client)
+        self._rearm_listeners()
+
+    def _forget(self, client: Connection) -> None:
+        # Closing the socket removes it from the epoll set: no unregister call.
+        client.close()
+
+    def _rearm(self, fd: int) -> None:
+        try:
+            self.epoll.modify(fd, ONESHOT_IN)
+        except OSError:
+            pass
+
+    def _rearm_listeners(self) -> None:
+        """A connection closed: listeners may have been left disarmed at the limit."""
+        if not self.accepting or not self.listeners_paused:
+            return
+        with self.lock:
+            if len(self.clients) + 1 >= self.max_connections:
+                return
+            self.listeners_paused = False
+        for fd in self.listener_index:
+            self._rearm(fd)

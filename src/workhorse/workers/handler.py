@@ -1,0 +1,605 @@
+"""Serve requests on one client connection: the path every worker kind shares.
+
+Strategy: a worker's I/O loop decides *when* a connection has work (the
+sync worker right after ``accept``, the threaded worker when its poller
+says a parked keep-alive connection is readable) and then calls
+:meth:`RequestHandler.serve`. Everything from there is here, once: reading
+the request head through the sans-I/O HTTP core, building the environ,
+the Gunicorn hooks, running the app, sending its response (coalesced head
+and body, ``sendfile`` for file wrappers), error answers (4xx for a bad
+request, 500 for a broken app), the access log and the scoreboard updates
+that the master's watchdog and the status views read.
+
+The scoreboard is written at fixed points: ``begin`` when the first bytes
+of a request are taken (the deadline starts), ``in_app`` when the head is
+parsed (request line and client become visible, the 504 rescue becomes
+possible), ``writing`` before the first byte of the response (a 504 is no
+longer possible) and ``end`` when the exchange is over.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import ssl
+import struct
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from workhorse.http import (
+    NEED_DATA,
+    PAUSED,
+    ConnectionClosed,
+    Data,
+    EndOfMessage,
+    LocalProtocolError,
+    ProtocolError,
+    Request,
+    ServerConnection,
+    error_response,
+)
+from workhorse.logs import AccessRecord
+from workhorse.scoreboard import RequestSlotWriter
+from workhorse.wsgi.environ import EnvironBuilder
+from workhorse.wsgi.filewrapper import FileWrapper
+from workhorse.wsgi.input import EMPTY_INPUT, RequestBody
+from workhorse.wsgi.response import AppError, Response
+from workhorse.wsgi.trust import TrustedPeers
+
+#: Bytes asked of the kernel per receive: one typical request head fits,
+#: a large upload is read in few calls.
+RECV_SIZE = 65536
+#: Unread request body the server will read and drop to keep a connection
+#: alive after the app answered without reading it; more than this and the
+#: connection is closed instead (reading a large upload nobody wants is waste).
+MAX_DRAIN = 256 * 1024
+#: Errors that mean the client went away: never worth a traceback.
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError,
+               ssl.SSLEOFError)
+
+Hook = Callable[..., Any]
+
+
+class ClientGone(Exception):
+    """The client closed or stopped responding; the exchange cannot continue."""
+
+
+class ReadTimeout(Exception):
+    """The client sent nothing for the idle read timeout (kernel SO_RCVTIMEO)."""
+
+
+@dataclass
+class HandlerSettings:
+    """What the handler reads from the config, resolved once per worker."""
+
+    header_timeout: float
+    body_timeout: float
+    send_timeout: float
+    keepalive: float
+    sendfile: bool
+    request_id_header: str  # upper-cased
+    trusted_forwarders: TrustedPeers
+    access_log: bool
+    server_header: str
+
+
+def set_io_timeouts(sock: socket.socket, settings: HandlerSettings) -> None:
+    """Kernel timeouts for one socket: idle read (body_timeout) and send.
+
+    TCP sockets inherit them from their listener (set once by the master);
+    accepted UNIX sockets do not, so they get them here.
+    """
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(settings.body_timeout))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval(settings.send_timeout))
+
+
+def timeval(seconds: float) -> bytes:
+    whole = int(seconds)
+    return struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+
+
+class HookRequest:
+    """The ``req`` a Gunicorn ``pre_request``/``post_request`` hook receives."""
+
+    __slots__ = ("_request", "body", "headers", "peer_addr", "remote_addr", "scheme")
+
+    def __init__(self, request: Request, peer: Any, scheme: str, body: Any) -> None:
+        self._request = request
+        self.headers = request.headers  # the same list: hooks may append to it
+        self.peer_addr = peer
+        self.remote_addr = peer
+        self.scheme = scheme
+        self.body = body
+
+    @property
+    def method(self) -> str:
+        return self._request.method
+
+    @property
+    def uri(self) -> str:
+        return self._request.target
+
+    @property
+    def path(self) -> str:
+        return self._request.path
+
+    @property
+    def query(self) -> str:
+        return self._request.query
+
+    @property
+    def version(self) -> tuple[int, int]:
+        return self._request.version
+
+    @property
+    def trailers(self) -> list[tuple[str, str]]:
+        return []
+
+    def should_close(self) -> bool:
+        return not self._request.keep_alive
+
+
+class Connection:
+    """One accepted client connection and its protocol state."""
+
+    __slots__ = ("bytes_in", "conn", "fd", "listener_index", "peer", "proxy_environ",
+                 "registered", "sock")
+
+    def __init__(self, sock: socket.socket, peer: Any, conn: ServerConnection,
+                 listener_index: int) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        # A UNIX-socket peer has no address: None means "local" everywhere.
+        self.peer: tuple[str, int] | None = peer if isinstance(peer, tuple) else None
+        self.conn = conn
+        self.bytes_in = 0
+        self.registered = False  # known to the threaded worker's epoll
+        self.proxy_environ: dict[str, str] | None = None
+        self.listener_index = listener_index
+
+    def receive(self, flags: int = 0) -> bool:
+        """One receive, bounded by the kernel's SO_RCVTIMEO; False on EOF.
+
+        Sockets stay in blocking mode with kernel timeouts (set once on the
+        listener, inherited by accepted TCP sockets) rather than Python's
+        timeout mode, which would poll() before every recv and send.
+        """
+        try:
+            data = self.sock.recv(RECV_SIZE, flags)
+        except BlockingIOError as exc:
+            raise ReadTimeout(str(exc)) from exc
+        except ssl.SSLWantReadError as exc:
+            raise ReadTimeout(str(exc)) from exc
+        except CLIENT_GONE as exc:
+            raise ClientGone(str(exc)) from exc
+        except OSError as exc:
+            if exc.errno in (errno.ECONNRESET, errno.ENOTCONN, errno.EPIPE):
+                raise ClientGone(str(exc)) from exc
+            raise
+        self.bytes_in += len(data)
+        self.conn.receive_data(data)
+        return bool(data)
+
+    def next_event(self) -> Any:
+        """The next protocol event, receiving as needed (blocking)."""
+        conn = self.conn
+        while True:
+            event = conn.next_event()
+            if event is NEED_DATA:
+                self.receive()
+                continue
+            return event
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except (BlockingIOError, ssl.SSLWantWriteError) as exc:
+            raise ClientGone(f"the client did not read the response in time: {exc}") from exc
+        except CLIENT_GONE as exc:
+            raise ClientGone(str(exc)) from exc
+        except OSError as exc:
+            if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN):
+                raise ClientGone(str(exc)) from exc
+            raise
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class RequestIds:
+    """Request ids unique across workers and restarts, cheap to make."""
+
+    __slots__ = ("_count", "_prefix")
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(6).hex()
+        self._count = 0
+
+    def next(self) -> str:
+        self._count += 1
+        return f"{self._prefix}{self._count:08x}"
+
+
+def parse_request_start(value: str, now: float) -> float | None:
+    """Queue time from ``X-Request-Start``/``X-Queue-Start`` (``t=`` s, ms or µs)."""
+    if value.startswith("t="):
+        value = value[2:]
+    try:
+        stamp = float(value)
+    except ValueError:
+        return None
+    if stamp > 1e14:  # microseconds since the epoch
+        stamp /= 1e6
+    elif stamp > 1e11:  # milliseconds
+        stamp /= 1e3
+    if stamp <= 0:
+        return None
+    return max(0.0, now - stamp)
+
+
+class RequestHandler:
+    """Runs the app for the requests of a connection (one instance per thread)."""
+
+    def __init__(
+        self,
+        *,
+        worker: Any,
+        app: Callable[..., Any],
+        builders: list[EnvironBuilder],
+        settings: HandlerSettings,
+        slot: RequestSlotWriter,
+        log: Any,
+        timeout: float,
+        pre_request: Hook | None,
+        post_request: Hook | None,
+        busy_idle: Callable[[], tuple[int, int]] | None,
+        slot_id: int,
+    ) -> None:
+        self.worker = worker
+        self.app = app
+        self.builders = builders
+        self.settings = settings
+        self.slot = slot
+        self.log = log
+        self.timeout = timeout
+        self.pre_request = pre_request
+        self.post_request = post_request
+        self.busy_idle = busy_idle
+        self.slot_id = slot_id
+        self.ids = RequestIds()
+        self.pid = os.getpid()
+
+    # --- entry points ----------------------------------------------------------
+    def begin(self, client: Connection) -> None:
+        """A request starts arriving on ``client``: its deadline starts now."""
+        now = time.monotonic()
+        self.slot.begin(client.fd, now, now + self.timeout if self.timeout else 0.0)
+
+    def serve(self, client: Connection, *, may_wait_for_head: bool) -> bool:
+        """Serve the requests available on ``client``.
+
+        Returns True when the connection should be kept (keep-alive, parked
+        until it is readable again), False when it must be closed. The slot's
+        ``begin`` must already have been called. With ``may_wait_for_head``
+        False (the threaded worker, which received before calling) an
+        incomplete head is not waited for: the connection goes back to the
+        poller with what it has so far.
+        """
+        conn = client.conn
+        header_timeout = self.settings.header_timeout
+        while True:
+            try:
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    if not may_wait_for_head:
+                        self.slot.abandon()
+                        return True
+                    head_deadline = time.monotonic() + header_timeout
+                    while event is NEED_DATA:
+                        client.receive()
+                        event = conn.next_event()
+                        if event is NEED_DATA and time.monotonic() > head_deadline:
+                            raise ReadTimeout("request head not complete in time")
+            except ProtocolError as exc:
+                self._reject(client, exc)
+                return False
+            except ClientGone:
+                self.slot.abandon()
+                return False
+            except ReadTimeout:
+                self._head_timeout(client)
+                return False
+            if type(event) is not Request:
+                # The client closed between requests (ConnectionClosed).
+                self.slot.abandon()
+                return False
+            if not self.handle(client, event):
+                return False
+            conn.start_next_cycle()
+            if not conn.trailing_data:
+                self.slot.abandon()
+                if may_wait_for_head:
+                    # A worker that waits for heads (sync) serves one request
+                    # per connection; only the threaded worker parks them.
+                    return False
+                return True
+            # A pipelined request is already buffered: serve it now.
+            self.begin(client)
+
+    # --- one request ---------------------------------------------------------
+    def handle(self, client: Connection, request: Request) -> bool:
+        """Run the app for ``request`` and send its response. True = keep alive."""
+        settings = self.settings
+        builder = self.builders[client.listener_index]
+        now_wall = time.time()
+        body: Any
+        if request.content_length or request.chunked:
+            body = RequestBody(self._body_source(client))
+        else:
+            body = EMPTY_INPUT
+        conn = client.conn
+        response = Response(conn, client.send)
+        try:
+            environ = builder.build(request, client.peer, body, client.proxy_environ)
+        except ProtocolError as exc:
+            self._reject(client, exc)
+            return False
+        trusted = client.peer is None or client.peer[0] in settings.trusted_forwarders
+        request_id, queue_time = self._request_identity(environ, trusted, now_wall)
+        environ["workhorse.request_id"] = request_id
+        environ["workhorse.extend_deadline"] = self.slot.extend_deadline
+        hook_req = None
+        if self.pre_request is not None or self.post_request is not None:
+            hook_req = HookRequest(request, client.peer, environ["wsgi.url_scheme"], body)
+            if self.pre_request is not None:
+                self._run_hook("pre_request", self.pre_request, self.worker, hook_req)
+        busy_idle = self.busy_idle() if self.busy_idle is not None else (None, None)
+        line = f"{request.method} {request.target} HTTP/{request.version[0]}.{request.version[1]}"
+        self.slot.in_app(line.encode("latin-1", "replace"),
+                         _client_text(client.peer).encode(), request_id.encode(), queue_time)
+        keep = self._run_app(client, environ, response, request_id)
+        if keep and not conn.request_body_complete:
+            keep = self._drain(client, body)
+        if self.post_request is not None and hook_req is not None:
+            self._run_hook("post_request", self.post_request, self.worker, hook_req, environ,
+                           response)
+        now = time.monotonic()
+        duration = self.slot.end(response.status_code or 500, now,
+                                 client.bytes_in, response.written)
+        client.bytes_in = 0
+        self.worker.count_request()
+        if settings.access_log:
+            self._access(client, request, response, environ, now_wall, duration, queue_time,
+                         busy_idle, request_id, line, body)
+        return keep and conn.keep_alive
+
+    def _request_identity(self, environ: dict[str, Any], trusted: bool,
+                          now_wall: float) -> tuple[str, float | None]:
+        request_id = ""
+        queue_time = None
+        if trusted:
+            request_id = environ.get(self._rid_key, "")[:64]
+            start = environ.get("HTTP_X_REQUEST_START") or environ.get("HTTP_X_QUEUE_START")
+            if start:
+                queue_time = parse_request_start(start, now_wall)
+        if not request_id or not _printable(request_id):
+            request_id = self.ids.next()
+        return request_id, queue_time
+
+    @property
+    def _rid_key(self) -> str:
+        return "HTTP_" + self.settings.request_id_header.replace("-", "_")
+
+    def _run_app(self, client: Connection, environ: dict[str, Any], response: Response,
+                 request_id: str) -> bool:
+        """Call the app and send what it returns. True when the exchange completed."""
+        result: Iterable[bytes] | None = None
+        rid_header = (self.settings.request_id_header.title(), request_id)
+        try:
+            result = self.app(environ, response.start_response)
+            if response.started:
+                _add_header(response, rid_header)
+            self._send_body(client, response, result, rid_header, environ["REQUEST_METHOD"])
+            return True
+        except ClientGone as exc:
+            self.log.debug("Client %s went away: %s", _client_text(client.peer), exc)
+            return False
+        except (AppError, LocalProtocolError) as exc:
+            self.log.error("Error handling request %s %s: the app broke the WSGI contract: %s",
+                           environ.get("REQUEST_METHOD"), environ.get("RAW_URI"), exc)
+            return self._internal_error(client, response, request_id)
+        except Exception:
+            self.log.exception("Error handling request %s %s",
+                               environ.get("REQUEST_METHOD"), environ.get("RAW_URI"))
+            return self._internal_error(client, response, request_id)
+        finally:
+            if result is not None and hasattr(result, "close"):
+                try:
+                    result.close()
+                except Exception:
+                    self.log.exception("Error closing the app's response iterable")
+
+    def _send_body(self, client: Connection, response: Response, result: Iterable[bytes],
+                   rid_header: tuple[str, str], environ_method: str) -> None:
+        if isinstance(result, FileWrapper) and self._sendfile(
+            client, response, result, environ_method
+        ):
+            return
+        if type(result) is list and len(result) == 1 and response.sent == 0:
+            # The whole body is known: give it a length instead of chunking.
+            chunk = result[0]
+            if response.started and type(chunk) is bytes:
+                response.set_content_length(len(chunk))
+            response.write(chunk)
+        else:
+            for chunk in result:
+                if not response.started:
+                    raise AppError("the app sent body data before calling start_response()")
+                if chunk:
+                    if not response.headers_sent:
+                        self.slot.writing()
+                    response.write(chunk)
+        if not response.started:
+            raise AppError("the app returned without calling start_response()")
+        _add_header(response, rid_header)
+        self.slot.writing()
+        response.finish()
+
+    def _sendfile(self, client: Connection, response: Response, wrapper: FileWrapper,
+                  method: str) -> bool:
+        if not self.settings.sendfile or isinstance(client.sock, ssl.SSLSocket):
+            return False
+        span = wrapper.sendfile_span()
+        if span is None or not response.started:
+            return False
+        fd, offset, count = span
+        if response.content_length is not None:
+            count = min(count, response.content_length)
+        else:
+            response.set_content_length(count)
+        self.slot.writing()
+        response.send_head()
+        if method == "HEAD" or count == 0:
+            response.finish()
+            return True
+        with os.fdopen(os.dup(fd), "rb") as file:
+            try:
+                sent = client.sock.sendfile(file, offset, count)
+            except CLIENT_GONE as exc:
+                raise ClientGone(str(exc)) from exc
+        response.sent += sent
+        response.written += sent
+        client.conn.send_data_sent_elsewhere(sent)
+        response.finish()
+        return True
+
+    def _internal_error(self, client: Connection, response: Response, request_id: str) -> bool:
+        if response.headers_sent:
+            # Part of the response is out: the only honest signal left is to
+            # cut the connection so the client sees an incomplete response.
+            return False
+        response.status_code = 500
+        try:
+            client.send(error_response(500, "Internal Server Error",
+                                       extra_headers=[(self.settings.request_id_header.title(),
+                                                       request_id)]))
+        except ClientGone:
+            pass
+        return False
+
+    def _drain(self, client: Connection, body: Any) -> bool:
+        try:
+            return bool(body.drain(MAX_DRAIN))
+        except (ClientGone, ProtocolError, ReadTimeout):
+            return False
+
+    def _body_source(self, client: Connection) -> Callable[[], bytes]:
+        conn = client.conn
+        continue_checked = False
+
+        def source() -> bytes:
+            nonlocal continue_checked
+            if not continue_checked:
+                continue_checked = True
+                interim = conn.send_continue()
+                if interim:
+                    client.send(interim)
+            try:
+                event = client.next_event()
+            except ReadTimeout as exc:
+                raise ClientGone(f"the client stopped sending the request body: {exc}") from exc
+            if type(event) is Data:
+                return bytes(event.data)
+            if type(event) is EndOfMessage or event is PAUSED:
+                return b""
+            if isinstance(event, ConnectionClosed):
+                raise ClientGone("the client closed the connection in the middle of the body")
+            return b""
+
+        return source
+
+    # --- errors before the app ----------------------------------------------------
+    def _reject(self, client: Connection, exc: ProtocolError) -> None:
+        """Answer a malformed request with its 4xx and log why."""
+        self.log.info("Invalid request from %s: %s (%d)", _client_text(client.peer),
+                      getattr(exc, "detail", None) or exc, exc.status)
+        try:
+            client.send(error_response(exc.status, str(getattr(exc, "reason", "")) or ""))
+        except (ClientGone, OSError):
+            pass
+        now = time.monotonic()
+        self.slot.end(exc.status, now, client.bytes_in, 0)
+
+    def _head_timeout(self, client: Connection) -> None:
+        if client.bytes_in:
+            self.log.info("Timed out reading a request head from %s", _client_text(client.peer))
+            try:
+                client.send(error_response(408, "Request Timeout"))
+            except (ClientGone, OSError):
+                pass
+        self.slot.abandon()
+
+    # --- hooks and logs --------------------------------------------------------------
+    def _run_hook(self, name: str, hook: Hook, *args: Any) -> None:
+        try:
+            hook(*args)
+        except Exception:
+            self.log.exception("Exception in %s hook", name)
+
+    def _access(self, client: Connection, request: Request, response: Response,
+                environ: dict[str, Any], start: float, duration: float,
+                queue_time: float | None, busy_idle: tuple[int | None, int | None],
+                request_id: str, line: str, body: Any) -> None:
+        record = AccessRecord(
+            remote_addr=client.peer[0] if client.peer else environ.get("REMOTE_ADDR", "") or "-",
+            method=request.method,
+            path=request.path,
+            query=request.query,
+            version=f"HTTP/{request.version[0]}.{request.version[1]}",
+            request_line=line,
+            status=response.status_code or 500,
+            reason=response.reason,
+            response_length=response.sent,
+            request_headers=request.headers,
+            response_headers=response.headers,
+            environ=environ,
+            start_time=start,
+            duration=duration,
+            pid=self.pid,
+            queue_time=queue_time,
+            busy_workers=busy_idle[0],
+            idle_workers=busy_idle[1],
+            slot=self.slot_id,
+            request_id=request_id,
+            bytes_received=request.head_size + getattr(body, "bytes_read", 0),
+        )
+        try:
+            self.log.access(record)
+        except Exception:
+            self.log.exception("Failed to write the access log")
+
+
+def _add_header(response: Response, header: tuple[str, str]) -> None:
+    if response.headers_sent:
+        return
+    lower = header[0].lower()
+    for name, _ in response.headers:
+        if name.lower() == lower:
+            return
+    response.headers.append(header)
+
+
+def _client_text(peer: tuple[str, int] | None) -> str:
+    if peer is None:
+        return "local"
+    return f"{peer[0]}:{peer[1]}"
+
+
+def _printable(value: str) -> bool:
+    return value.isascii() and value.isprintable()

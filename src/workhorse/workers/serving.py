@@ -1,0 +1,131 @@
+"""Build, once per worker, what the request path needs from the config.
+
+Strategy: settings are read here, at boot, into small immutable objects
+(HTTP limits, environ policy, handler settings, the TLS context), so the
+request path never looks a setting up by name.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from workhorse import SERVER_SOFTWARE
+from workhorse.http import Limits
+from workhorse.listeners import Listener
+from workhorse.scoreboard import RequestSlotWriter, Scoreboard
+from workhorse.workers.handler import HandlerSettings, RequestHandler
+from workhorse.wsgi.environ import EnvironBuilder, EnvironPolicy, script_name_default
+from workhorse.wsgi.filewrapper import FileWrapper
+from workhorse.wsgi.trust import TrustedPeers
+
+#: Access-log atoms that need the scoreboard scanned at each request start.
+BUSY_IDLE_ATOMS = ("%(busy)", "%(idle)")
+
+
+def http_limits(cfg: Any) -> Limits:
+    return Limits(
+        max_request_line=int(cfg.limit_request_line),
+        max_header_count=int(cfg.limit_request_fields),
+        max_header_field_size=int(cfg.limit_request_field_size),
+        max_body_size=int(getattr(cfg, "limit_request_body", 0) or 0),
+        permit_obsolete_folding=bool(cfg.permit_obsolete_folding),
+        permit_unconventional_http_method=bool(cfg.permit_unconventional_http_method),
+        permit_unconventional_http_version=bool(cfg.permit_unconventional_http_version),
+        casefold_http_method=bool(cfg.casefold_http_method),
+        strip_header_spaces=bool(cfg.strip_header_spaces),
+    )
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [str(part) for part in value or ()]
+
+
+def environ_policy(cfg: Any, *, multithread: bool) -> EnvironPolicy:
+    return EnvironPolicy(
+        trusted_forwarders=TrustedPeers(_as_list(cfg.forwarded_allow_ips)),
+        secure_scheme_headers={
+            str(name).upper(): str(value)
+            for name, value in dict(cfg.secure_scheme_headers or {}).items()
+        },
+        forwarder_headers=frozenset(name.upper() for name in _as_list(cfg.forwarder_headers)),
+        header_map=str(cfg.header_map),
+        script_name=script_name_default(str(getattr(cfg, "root_path", "") or "")),
+        multithread=multithread,
+        multiprocess=int(cfg.workers) > 1,
+    )
+
+
+def environ_builders(cfg: Any, listeners: list[Listener], errors: Any, *,
+                     multithread: bool) -> list[EnvironBuilder]:
+    policy = environ_policy(cfg, multithread=multithread)
+    return [EnvironBuilder(policy, listener.info, errors, FileWrapper) for listener in listeners]
+
+
+def handler_settings(cfg: Any, log: Any) -> HandlerSettings:
+    return HandlerSettings(
+        header_timeout=float(getattr(cfg, "header_timeout", 30) or 30),
+        body_timeout=float(getattr(cfg, "body_timeout", 30) or 30),
+        send_timeout=float(getattr(cfg, "send_timeout", 30) or 30),
+        keepalive=float(cfg.keepalive),
+        sendfile=cfg.sendfile is not False,
+        request_id_header=str(getattr(cfg, "request_id_header", "X-Request-ID")).upper(),
+        trusted_forwarders=TrustedPeers(_as_list(cfg.forwarded_allow_ips)),
+        access_log=bool(log.access_log_enabled),
+        server_header=SERVER_SOFTWARE,
+    )
+
+
+def needs_busy_idle(cfg: Any, log: Any) -> bool:
+    fmt = str(cfg.access_log_format or "")
+    return bool(log.access_log_enabled) and any(atom in fmt for atom in BUSY_IDLE_ATOMS)
+
+
+def user_hook(cfg: Any, name: str) -> Any:
+    """The hook when the user set one, else None (so the request path skips it)."""
+    hook = getattr(cfg, name, None)
+    if hook is None or getattr(hook, "__workhorse_default_hook__", False):
+        return None
+    return hook
+
+
+def make_handler(worker: Any, board: Scoreboard, slot: RequestSlotWriter, thread: int,
+                 builders: list[EnvironBuilder]) -> RequestHandler:
+    cfg = worker.cfg
+    return RequestHandler(
+        worker=worker,
+        app=worker.wsgi,
+        builders=builders,
+        settings=handler_settings(cfg, worker.log),
+        slot=slot,
+        log=worker.log,
+        timeout=float(cfg.timeout or 0),
+        pre_request=user_hook(cfg, "pre_request"),
+        post_request=user_hook(cfg, "post_request"),
+        busy_idle=board.count_busy_idle if needs_busy_idle(cfg, worker.log) else None,
+        slot_id=worker.slot * board.threads + thread,
+    )
+
+
+def ssl_context(cfg: Any) -> ssl.SSLContext | None:
+    """The server TLS context from certfile/keyfile/ca_certs/cert_reqs/ciphers."""
+    if not (cfg.certfile or cfg.keyfile):
+        return None
+
+    def default_context() -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(certfile=cfg.certfile, keyfile=cfg.keyfile)
+        context.verify_mode = ssl.VerifyMode(int(cfg.cert_reqs))
+        if cfg.ca_certs:
+            context.load_verify_locations(cafile=cfg.ca_certs)
+        if cfg.ciphers:
+            context.set_ciphers(cfg.ciphers)
+        return context
+
+    hook = user_hook(cfg, "ssl_context")
+    if hook is not None:
+        context: ssl.SSLContext = hook(cfg, default_context)
+        return context
+    return default_context()

@@ -1,0 +1,110 @@
+"""The sync worker: one request at a time, one request per connection.
+
+Strategy: like Gunicorn's sync worker, and meant for the same place (behind
+a buffering proxy such as nginx): accept a connection, serve one request,
+close it, accept the next. Accepting never blocks: the loop tries every
+listener and only when none has a waiting connection does it sleep in
+``select`` on the listeners and the wake-up pipe (signals), at most
+:data:`LOOP_TICK` so the heartbeat and the parent check run while idle.
+Closing after each response is what spreads requests over the workers: a
+connection kept alive would tie its next request to this worker even when
+it is busy and another is idle.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import time
+from typing import Any
+
+from workhorse.http import ServerConnection
+from workhorse.workers import serving
+from workhorse.wsgi.errors import ErrorStream
+from workhorse.workers.base import LOOP_TICK, Worker
+from workhorse.workers.handler import Connection, RequestHandler, set_io_timeouts
+
+
+class SyncWorker(Worker):
+    def setup(self) -> None:
+        board = self.ctx.board
+        self.listen_socks = [listener.sock for listener in self.sockets]
+        builders = serving.environ_builders(self.cfg, self.sockets, ErrorStream(self.log.error_log),
+                                            multithread=False)
+        self.handler: RequestHandler = serving.make_handler(
+            self, board, board.request_writer(self.slot, 0), 0, builders)
+        self.limits = serving.http_limits(self.cfg)
+        self.tls = serving.ssl_context(self.cfg)
+
+    def run(self) -> None:
+        socks = self.listen_socks
+        wait_on: list[Any] = [*socks, self.wakeup_fd]
+        next_tick = 0.0
+        while self.alive:
+            now = time.monotonic()
+            if now >= next_tick:
+                self.notify()
+                if not self.parent_alive():
+                    return
+                next_tick = now + LOOP_TICK
+            served = False
+            for index, sock in enumerate(socks):
+                if self._accept_and_serve(sock, index):
+                    served = True
+                    if not self.alive:
+                        return
+            if served:
+                continue
+            try:
+                ready, _, _ = select.select(wait_on, [], [], LOOP_TICK)
+            except OSError:
+                ready = []
+            if self.wakeup_fd in ready:
+                self.drain_wakeup()
+
+    def _accept_and_serve(self, listener: socket.socket, index: int) -> bool:
+        try:
+            sock, peer = listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError as exc:
+            self._accept_failed(exc)
+            return False
+        self.serve_connection(sock, peer, index)
+        return True
+
+    def _accept_failed(self, exc: OSError) -> None:
+        # EMFILE/ENFILE and friends: back off a moment instead of spinning on
+        # a listener that stays readable while we cannot take its connection.
+        self.log.error("accept() failed: %s", exc)
+        time.sleep(0.1)
+
+    def serve_connection(self, sock: socket.socket, peer: Any, index: int) -> None:
+        if sock.family == socket.AF_UNIX:
+            set_io_timeouts(sock, self.handler.settings)
+        conn = ServerConnection(self.limits)
+        conn.close_after_response()
+        client = Connection(sock, peer, conn, index)
+        handler = self.handler
+        try:
+            handler.begin(client)
+            if self.tls is not None:
+                client.sock = self._handshake(sock)
+                if client.sock is None:
+                    handler.slot.abandon()
+                    return
+            handler.serve(client, may_wait_for_head=True)
+        except Exception:
+            self.log.exception("Error serving a connection")
+            handler.slot.abandon()
+        finally:
+            client.close()
+
+    def _handshake(self, sock: socket.socket) -> Any:
+        assert self.tls is not None
+        try:
+            return self.tls.wrap_socket(sock, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            self.log.debug("TLS handshake failed: %s", exc)
+            return None

@@ -1,0 +1,175 @@
+"""``start_response``, the ``write()`` callable and the response being sent.
+
+Strategy: the response head is not sent when the app calls
+``start_response`` but with the first non-empty body chunk (PEP 3333), and
+it goes out in the same ``send`` as that chunk, so a typical response is one
+system call. Everything the app passes is checked before anything is sent
+(status syntax, header types, and through the HTTP core, header names,
+values and hop-by-hop fields), so a bad app gets a 500 instead of a
+corrupted stream. This object is also what the ``post_request`` hook
+receives as ``resp``, with the attributes Gunicorn's response has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from workhorse.http import ServerConnection
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+class AppError(Exception):
+    """The application broke the WSGI contract; the message says how."""
+
+
+class Response:
+    """One response: what the app started and what has been sent of it."""
+
+    __slots__ = (
+        "_conn",
+        "_head",
+        "_send",
+        "content_length",
+        "headers",
+        "headers_sent",
+        "reason",
+        "sent",
+        "status",
+        "status_code",
+        "written",
+    )
+
+    def __init__(self, conn: ServerConnection, send: Callable[[bytes], None]) -> None:
+        self._conn = conn
+        self._send = send
+        self._head: bytes | None = None
+        self.status: str | None = None
+        self.status_code = 0
+        self.reason = ""
+        self.headers: list[tuple[str, str]] = []
+        self.headers_sent = False
+        self.content_length: int | None = None
+        self.sent = 0  # body bytes handed to the connection
+        self.written = 0  # bytes written to the socket, head included
+
+    # --- the WSGI side -----------------------------------------------------
+    def start_response(
+        self,
+        status: str,
+        headers: list[tuple[str, str]],
+        exc_info: ExcInfo | None = None,
+    ) -> Callable[[bytes], None]:
+        if exc_info is not None:
+            try:
+                if self.headers_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # break the traceback cycle (PEP 3333)
+        elif self.status is not None:
+            raise AppError("start_response() called a second time without exc_info")
+        self.status_code, self.reason = parse_status(status)
+        self.status = status
+        self.headers = check_headers(headers)
+        self.content_length = _content_length(self.headers)
+        return self.write
+
+    @property
+    def started(self) -> bool:
+        return self.status is not None
+
+    def write(self, data: bytes) -> None:
+        """The ``write()`` callable, and how the worker sends each body chunk."""
+        if type(data) is not bytes:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise AppError(f"the body must be bytes, got {type(data).__name__}")
+            data = bytes(data)
+        if self.status is None:
+            raise AppError("the app sent body data before calling start_response()")
+        if not data:
+            return
+        if self.headers_sent:
+            framed = self._conn.send_data(data)
+        else:
+            head = self._take_head()
+            framed = head + self._conn.send_data(data)
+        self.sent += len(data)
+        self.written += len(framed)
+        self._send(framed)
+
+    def set_content_length(self, length: int) -> None:
+        """Declare the length of a body the worker knows in full before sending."""
+        if self.content_length is None and not self.headers_sent:
+            self.headers.append(("Content-Length", str(length)))
+            self.content_length = length
+
+    def send_head(self) -> None:
+        """Send the head now (before a sendfile body, or for an empty body)."""
+        if not self.headers_sent:
+            head = self._take_head()
+            self.written += len(head)
+            self._send(head)
+
+    def finish(self) -> None:
+        """The app's iterable is exhausted: send what is left (head, last chunk)."""
+        if self.status is None:
+            raise AppError("the app returned without calling start_response()")
+        if self.headers_sent:
+            tail = self._conn.send_end()
+        else:
+            head = self._take_head()
+            tail = head + self._conn.send_end()
+        if tail:
+            self.written += len(tail)
+            self._send(tail)
+
+    def _take_head(self) -> bytes:
+        head = self._conn.send_response(self.status_code, self.headers, reason=self.reason)
+        self.headers_sent = True
+        return head
+
+    # --- Gunicorn's response attributes for post_request hooks ---------------
+    @property
+    def response_length(self) -> int:
+        return self.sent
+
+
+def parse_status(status: object) -> tuple[int, str]:
+    """Split a WSGI status string ("200 OK") into code and reason."""
+    if not isinstance(status, str):
+        raise AppError(f"the status must be a str, got {type(status).__name__}")
+    code_text, _, reason = status.partition(" ")
+    if len(code_text) != 3 or not code_text.isdigit():
+        raise AppError(f"the status must start with a 3-digit code, got {status!r}")
+    code = int(code_text)
+    if code < 100 or code > 599:
+        raise AppError(f"status code out of range: {status!r}")
+    if "\r" in reason or "\n" in reason:
+        raise AppError("the status reason must not contain CR or LF")
+    return code, reason.strip()
+
+
+def check_headers(headers: object) -> list[tuple[str, str]]:
+    """PEP 3333: a list of (str, str) tuples (names and values are checked later)."""
+    if type(headers) is not list:
+        raise AppError(f"response headers must be a list, got {type(headers).__name__}")
+    for item in headers:
+        if type(item) is not tuple or len(item) != 2:
+            raise AppError(f"each response header must be a (name, value) tuple, got {item!r}")
+        name, value = item
+        if type(name) is not str or type(value) is not str:
+            raise AppError(f"response header names and values must be str: {item!r}")
+    return headers  # type: ignore[return-value]
+
+
+def _content_length(headers: list[tuple[str, str]]) -> int | None:
+    for name, value in headers:
+        if len(name) == 14 and name.lower() == "content-length":
+            value = value.strip()
+            if not value.isdigit():
+                raise AppError(f"invalid Content-Length from the app: {value!r}")
+            return int(value)
+    return None
+
