@@ -1,0 +1,614 @@
+"""Converters: raw setting input in, a typed value or a precise error out.
+
+Strategy: a setting's raw input is a string when it comes from the command
+line or the environment and any Python value when it comes from a config
+file; one :class:`Converter` handles both. A converter is a parse function
+plus the phrase that says what it accepts (``"a non-negative integer"``).
+The parse function raises ``ValueError``/``TypeError`` with an optional
+detail; the converter turns that into ``expected <accepts>; <detail>``, and
+the loader prefixes the setting's name, flags and the bad value. The same
+phrase is the "Accepts" line of docs/settings.md, so the docs and the errors
+cannot disagree.
+
+Address grammar lives in :mod:`workhorse.config.addresses`.
+"""
+
+from __future__ import annotations
+
+import functools
+import grp
+import importlib
+import inspect
+import ipaddress
+import math
+import os
+import pwd
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, NoReturn, TypeVar
+
+T = TypeVar("T")
+
+
+class Converter(Generic[T]):
+    """A parse function and the phrase that says what it accepts."""
+
+    __slots__ = ("_parse", "accepts")
+
+    def __init__(self, accepts: str, parse: Callable[[Any], T]) -> None:
+        self.accepts = accepts
+        self._parse = parse
+
+    def __call__(self, value: Any) -> T:
+        try:
+            return self._parse(value)
+        except TypeError as exc:
+            raise TypeError(self._explain(exc)) from None
+        except ValueError as exc:
+            raise ValueError(self._explain(exc)) from None
+
+    def _explain(self, exc: Exception) -> str:
+        detail = str(exc)
+        return f"expected {self.accepts}; {detail}" if detail else f"expected {self.accepts}"
+
+    def __repr__(self) -> str:
+        return f"Converter({self.accepts!r})"
+
+
+def reject(detail: str = "") -> NoReturn:
+    """Fail a parse; ``detail`` (optional) says what exactly is wrong."""
+    raise ValueError(detail)
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def as_text(value: Any) -> str:
+    """A stripped string, or TypeError naming what was given instead."""
+    if not isinstance(value, str):
+        raise TypeError(f"got {_type_name(value)}")
+    return value.strip()
+
+
+# -- booleans -----------------------------------------------------------------
+
+_TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+_FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None:  # Gunicorn stores None and reads it as false
+        return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    word = as_text(value).lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    reject()
+
+
+boolean = Converter("a boolean: true/false, 1/0, yes/no or on/off", _parse_bool)
+
+
+def _parse_sendfile(value: Any) -> bool:
+    # None means "not set", which Gunicorn treats as "use sendfile".
+    return True if value is None else _parse_bool(value)
+
+
+sendfile_flag = Converter(boolean.accepts, _parse_sendfile)
+
+
+def sendfile_from_env(text: str) -> bool:
+    """Gunicorn's reading of the SENDFILE variable: y/1/yes/true enable it."""
+    return text.strip().lower() in ("y", "1", "yes", "true")
+
+
+# -- numbers ------------------------------------------------------------------
+
+_BASE_PREFIXES = ("0x", "0o", "0b")
+
+
+def _int_from_text(text: str, *, octal: bool) -> int:
+    digits = text.strip()
+    try:
+        if digits.lower().startswith(_BASE_PREFIXES):
+            return int(digits, 0)
+        if octal and len(digits) > 1 and digits.startswith("0"):
+            return int(digits, 8)
+        return int(digits, 10)
+    except ValueError:
+        reject()
+
+
+def _as_int(value: Any, *, octal: bool = False) -> int:
+    if isinstance(value, bool):
+        raise TypeError("got a bool")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return _int_from_text(value, octal=octal)
+    if isinstance(value, float):
+        reject(f"{value!r} is not a whole number")
+    raise TypeError(f"got {_type_name(value)}")
+
+
+def _non_negative(number: int) -> int:
+    if number < 0:
+        reject()
+    return number
+
+
+non_negative_int = Converter("a non-negative integer", lambda value: _non_negative(_as_int(value)))
+
+file_mode = Converter(
+    "a non-negative integer; a leading 0 or 0o means octal (022, 0o022)",
+    lambda value: _non_negative(_as_int(value, octal=True)),
+)
+
+
+def bounded_int(low: int, high: int) -> Converter[int]:
+    """An integer in ``low..high`` inclusive."""
+
+    def parse(value: Any) -> int:
+        number = _as_int(value)
+        if not low <= number <= high:
+            reject()
+        return number
+
+    return Converter(f"an integer from {low} to {high}", parse)
+
+
+def _number_from_text(text: str) -> float:
+    try:
+        return int(text, 10)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        reject()
+
+
+def _parse_seconds(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError("got a bool")
+    if isinstance(value, (int, float)):
+        number: float = value
+    else:
+        number = _number_from_text(as_text(value))
+    if not math.isfinite(number) or number < 0:
+        reject()
+    return number
+
+
+seconds = Converter(
+    "a non-negative number of seconds (fractions allowed, e.g. 2.5)", _parse_seconds
+)
+
+_SIZE = re.compile(r"(\d+)\s*([kmg]?)", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _parse_size(value: Any) -> int:
+    if isinstance(value, str):
+        match = _SIZE.fullmatch(value.strip())
+        if match is None:
+            reject()
+        return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+    return _non_negative(_as_int(value))
+
+
+byte_size = Converter(
+    "a number of bytes, optionally with a K, M or G suffix (powers of 1024), e.g. 512M",
+    _parse_size,
+)
+
+
+# -- strings and lists ----------------------------------------------------------
+
+string = Converter("a string", as_text)
+
+
+def as_optional_text(value: Any) -> str | None:
+    """A stripped string, or None."""
+    return None if value is None else as_text(value)
+
+
+optional_string = Converter("a string, or None for unset", as_optional_text)
+
+
+def _sequence(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise TypeError(f"got {_type_name(value)}")
+
+
+def as_string_list(value: Any) -> list[str]:
+    """A list of stripped strings; one string is a list of one, None or "" is empty."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value.strip()]
+    return [as_text(item) for item in _sequence(value)]
+
+
+string_list = Converter("a list of strings (a single string is a list of one)", as_string_list)
+
+
+def _comma_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [as_text(item) for item in _sequence(value)]
+
+
+comma_list = Converter("a comma-separated string or a list of strings", _comma_list)
+
+
+def _check_network(item: str) -> str:
+    if item == "*":
+        return item
+    try:
+        ipaddress.ip_network(item)
+    except ValueError:
+        reject(f"{item!r} is not an IP address or network (host bits must be zero)")
+    return item
+
+
+def _address_list(value: Any) -> list[str]:
+    return [_check_network(item) for item in _comma_list(value)]
+
+
+address_list = Converter(
+    "a comma-separated list of IP addresses and CIDR networks"
+    " (e.g. 127.0.0.1,10.0.0.0/8,::1), or * for any",
+    _address_list,
+)
+
+
+def _dict(value: Any) -> dict[Any, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"got {_type_name(value)}")
+    return dict(value)
+
+
+dictionary = Converter("a dict", _dict)
+
+
+def _string_dict(value: Any) -> dict[str, str]:
+    items = _dict(value)
+    for key, item in items.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise TypeError(f"{key!r}: {item!r} is not a pair of strings")
+    return items
+
+
+string_dict = Converter("a dict of strings to strings", _string_dict)
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _header_name(value: Any) -> str | None:
+    text = as_optional_text(value)
+    if not text:
+        return None
+    if not _TOKEN.fullmatch(text):
+        reject(f"{text!r} has characters not allowed in a header name")
+    return text
+
+
+header_name = Converter("an HTTP header name, or empty/None for off", _header_name)
+
+
+def _env_assignment(item: str) -> str:
+    key, sep, _ = item.partition("=")
+    if not sep or not key:
+        reject(f"{item!r} is not KEY=VALUE")
+    return item
+
+
+def _env_assignments(value: Any) -> list[str]:
+    return [_env_assignment(item) for item in as_string_list(value)]
+
+
+env_assignments = Converter("KEY=VALUE strings (a list, or a single string)", _env_assignments)
+
+
+def choice(*values: str, aliases: Mapping[str, str] | None = None) -> Converter[str]:
+    """One of ``values``, case-insensitive; ``aliases`` map other words onto them."""
+    synonyms = dict(aliases or {})
+
+    def parse(value: Any) -> str:
+        word = as_text(value).lower()
+        word = synonyms.get(word, word)
+        if word not in values:
+            reject()
+        return word
+
+    return Converter("one of: " + ", ".join(values), parse)
+
+
+# -- processes and paths ----------------------------------------------------------
+
+
+def _account_id(
+    value: Any, lookup: Callable[[str], int], default: Callable[[], int], noun: str
+) -> int:
+    if value is None:
+        return default()
+    if isinstance(value, bool):
+        raise TypeError("got a bool")
+    if isinstance(value, int):
+        return _non_negative(value)
+    text = as_text(value)
+    if text.isdigit():
+        return int(text)
+    try:
+        return lookup(text)
+    except KeyError:
+        reject(f"no such {noun}: {text!r}")
+
+
+def _uid(name: str) -> int:
+    return pwd.getpwnam(name).pw_uid
+
+
+def _gid(name: str) -> int:
+    return grp.getgrnam(name).gr_gid
+
+
+user = Converter(
+    "a user name or a numeric uid",
+    lambda value: _account_id(value, _uid, os.geteuid, "user"),
+)
+
+group = Converter(
+    "a group name or a numeric gid",
+    lambda value: _account_id(value, _gid, os.getegid, "group"),
+)
+
+
+def _directory(value: Any) -> str:
+    path = os.path.abspath(os.path.normpath(as_text(value)))
+    if not os.path.exists(path):
+        reject(f"{path!r} does not exist")
+    if not os.path.isdir(path):
+        reject(f"{path!r} is not a directory")
+    return path
+
+
+directory = Converter("an existing directory", _directory)
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+def _file_or_pattern(entry: str) -> str:
+    if not _GLOB_CHARS.search(entry) and not os.path.exists(entry):
+        reject(f"{entry!r} does not exist")
+    return entry
+
+
+def _files_or_patterns(value: Any) -> list[str]:
+    return [_file_or_pattern(entry) for entry in as_string_list(value)]
+
+
+files_or_patterns = Converter(
+    "a list of existing files or glob patterns (*, ?, [...])", _files_or_patterns
+)
+
+
+# -- classes and callables -------------------------------------------------------------
+
+
+def _import_object(path: str) -> Any:
+    module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        reject(f"{path!r} is not of the form module.attr")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        reject(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}")
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        reject(f"module {module_name!r} has no attribute {attr!r}")
+
+
+def _class_path(value: Any) -> str:
+    if inspect.isfunction(value) or inspect.ismethod(value):
+        value = value()  # Gunicorn accepts a function that returns the class
+    if inspect.isclass(value):
+        return f"{value.__module__}.{value.__qualname__}"
+    text = as_text(value)
+    if not text:
+        reject()
+    return text
+
+
+class_path = Converter("a class name or a dotted path to a class", _class_path)
+
+worker_class_path = Converter(
+    "sync or gthread, or a dotted path naming one of them"
+    " (gunicorn.workers.sync.SyncWorker, workhorse.workers.gthread, ...)",
+    _class_path,
+)
+
+
+def _callable(value: Any) -> Callable[..., Any]:
+    if isinstance(value, str):
+        value = _import_object(as_text(value))
+    if not callable(value):
+        raise TypeError(f"{value!r} is not callable")
+    return value  # type: ignore[no-any-return]
+
+
+def _takes(func: Callable[..., Any], count: int) -> bool:
+    """Whether ``func`` can be called with ``count`` positional arguments."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return True  # some builtins have no signature: trust them
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        return False
+    return True
+
+
+def _signature_text(func: Callable[..., Any]) -> str:
+    name = getattr(func, "__qualname__", repr(func))
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return str(name)
+    return f"{name}{signature.replace(return_annotation=inspect.Signature.empty)}"
+
+
+def _arguments(count: int, params: str) -> str:
+    noun = "argument" if count == 1 else "arguments"
+    return f"{count} positional {noun} ({params})"
+
+
+def hook(arity: int, params: str) -> Converter[Callable[..., Any]]:
+    """A server hook: a callable that takes ``arity`` positional arguments."""
+
+    def parse(value: Any) -> Callable[..., Any]:
+        func = _callable(value)
+        if not _takes(func, arity):
+            reject(f"got {_signature_text(func)}")
+        return func
+
+    accepts = f"a callable taking {_arguments(arity, params)}, or 'module.attr' naming one"
+    return Converter(accepts, parse)
+
+
+def _adapt_post_request(func: Callable[..., Any], count: int) -> Callable[..., Any]:
+    if count == 4:
+        return func
+
+    @functools.wraps(func)
+    def adapted(worker: Any, req: Any, environ: Any, resp: Any) -> Any:
+        return func(*(worker, req, environ, resp)[:count])
+
+    return adapted
+
+
+def _post_request(value: Any) -> Callable[..., Any]:
+    func = _callable(value)
+    for count in (4, 3, 2):
+        if _takes(func, count):
+            return _adapt_post_request(func, count)
+    reject(f"got {_signature_text(func)}")
+
+
+post_request_hook = Converter(
+    "a callable taking 4 positional arguments (worker, req, environ, resp),"
+    " or 3 (worker, req, environ) or 2 (worker, req), or 'module.attr' naming one",
+    _post_request,
+)
+
+
+# -- protocol and TLS choices -------------------------------------------------------------
+
+
+_PROXY_PROTOCOL_WORDS = choice(
+    "off",
+    "v1",
+    "v2",
+    "auto",
+    aliases={"false": "off", "0": "off", "none": "off", "true": "auto", "1": "auto"},
+)
+
+
+def _proxy_protocol(value: Any) -> str:
+    if value is None:
+        return "off"
+    if isinstance(value, bool):
+        return "auto" if value else "off"
+    return _PROXY_PROTOCOL_WORDS(value)
+
+
+proxy_protocol = Converter(
+    "one of: off, v1, v2, auto (also true/false; the bare flag means auto)",
+    _proxy_protocol,
+)
+
+
+_HTTP2_CLEARTEXT_WORDS = choice("off", "prior-knowledge", "upgrade", "both")
+
+
+def _http2_cleartext(value: Any) -> str:
+    if value is None:
+        return "off"
+    if isinstance(value, bool):
+        return "prior-knowledge" if value else "off"
+    return _HTTP2_CLEARTEXT_WORDS(value)
+
+
+http2_cleartext = Converter(
+    _HTTP2_CLEARTEXT_WORDS.accepts + " (True means prior-knowledge)", _http2_cleartext
+)
+
+_HTTP_PROTOCOLS = ("h1", "h2", "h3")
+
+
+def _http_protocols(value: Any) -> list[str]:
+    protocols = [item.lower() for item in _comma_list(value)] or ["h1"]
+    for protocol in protocols:
+        if protocol not in _HTTP_PROTOCOLS:
+            reject(f"unknown protocol {protocol!r}")
+    if len(set(protocols)) != len(protocols):
+        reject("a protocol is listed twice")
+    return protocols
+
+
+http_protocols = Converter(
+    "a comma-separated list of h1, h2, h3, most preferred first", _http_protocols
+)
+
+_CERT_REQS = {"cert_none": 0, "cert_optional": 1, "cert_required": 2}
+
+
+def _named_int(value: Any, names: Mapping[str, int], prefix: str) -> int:
+    if isinstance(value, str) and not value.strip().isdigit():
+        word = value.strip().lower()
+        number = names.get(word, names.get(prefix + word))
+        if number is None:
+            reject()
+        return number
+    number = _as_int(value)
+    if number not in names.values():
+        reject()
+    return number
+
+
+cert_reqs = Converter(
+    "0, 1, 2 or CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED",
+    lambda value: _named_int(value, _CERT_REQS, "cert_"),
+)
+
+# The numbers of ssl.PROTOCOL_* (spelled out: reading some of them warns).
+_SSL_VERSIONS = {
+    "protocol_sslv23": 2,
+    "protocol_tls": 2,
+    "protocol_tlsv1": 3,
+    "protocol_tlsv1_1": 4,
+    "protocol_tlsv1_2": 5,
+    "protocol_tls_client": 16,
+    "protocol_tls_server": 17,
+}
+
+ssl_version = Converter(
+    "an ssl.PROTOCOL_* name (TLS, SSLv23, TLSv1, TLSv1_1, TLSv1_2, TLS_CLIENT,"
+    " TLS_SERVER) or its number",
+    lambda value: _named_int(value, _SSL_VERSIONS, "protocol_"),
+)

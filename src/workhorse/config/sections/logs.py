@@ -1,0 +1,199 @@
+"""Logging: the error log, the access log, StatsD and syslog."""
+
+# setting() returns a dataclasses.field (a copied default for lists and dicts).
+# ruff: noqa: RUF009
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from workhorse.config import addresses as a
+from workhorse.config import converters as c
+from workhorse.config.registry import Support, setting
+
+SECTION = "Logging"
+
+
+def _syslog_default() -> str:
+    if sys.platform == "darwin":
+        return "unix:///var/run/syslog"
+    if sys.platform.startswith(("freebsd", "dragonfly")):
+        return "unix:///var/run/log"
+    if sys.platform.startswith("openbsd"):
+        return "unix:///dev/log"
+    return "udp://localhost:514"
+
+
+@dataclass
+class Logging:
+    accesslog: str | None = setting(
+        None,
+        section=SECTION,
+        flags=("--access-logfile",),
+        metavar="FILE",
+        convert=c.optional_string,
+        help="Access log file; '-' is stdout. Unset: no access log.",
+    )
+    disable_redirect_access_to_syslog: bool = setting(
+        False,
+        section=SECTION,
+        flags=("--disable-redirect-access-to-syslog",),
+        action="store_true",
+        convert=c.boolean,
+        help="Do not send the access log to syslog when syslog is on.",
+    )
+    access_log_format: str = setting(
+        '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
+        section=SECTION,
+        flags=("--access-logformat",),
+        metavar="STRING",
+        convert=c.string,
+        help="Format of access log lines, with Gunicorn's %(atom)s atoms.",
+        details=(
+            "Atoms: h remote address, l '-', u user, t time, r request line,"
+            " m method, U path, q query, H protocol, s status, B/b response"
+            " length, f referer, a user agent, T/D/M/L duration in s/us/ms/"
+            "decimal s, p pid, {name}i request header, {name}o response header,"
+            " {name}e environ variable."
+        ),
+    )
+    errorlog: str = setting(
+        "-",
+        section=SECTION,
+        flags=("--error-logfile", "--log-file"),
+        metavar="FILE",
+        convert=c.string,
+        help="Error log file; '-' is stderr.",
+    )
+    loglevel: str = setting(
+        "info",
+        section=SECTION,
+        flags=("--log-level",),
+        metavar="LEVEL",
+        convert=c.choice("debug", "info", "warning", "error", "critical"),
+        help="Lowest level written to the error log.",
+    )
+    capture_output: bool = setting(
+        False,
+        section=SECTION,
+        flags=("--capture-output",),
+        action="store_true",
+        convert=c.boolean,
+        help="Send the workers' stdout and stderr to the error log file.",
+    )
+    logger_class: str = setting(
+        "gunicorn.glogging.Logger",
+        section=SECTION,
+        flags=("--logger-class",),
+        metavar="STRING",
+        convert=c.class_path,
+        support=Support.ACCEPTED,
+        honoured=("simple", "gunicorn.instrument.statsd.Statsd"),
+        note="custom logger classes are not supported; configure logging with logconfig_dict",
+        help="Logger class to use.",
+    )
+    logconfig: str | None = setting(
+        None,
+        section=SECTION,
+        flags=("--log-config",),
+        metavar="FILE",
+        convert=c.optional_string,
+        help="A logging.config.fileConfig file that configures the logs.",
+    )
+    logconfig_dict: dict[str, object] = setting(
+        {},
+        section=SECTION,
+        convert=c.dictionary,
+        help="A logging.config.dictConfig dictionary that configures the logs.",
+    )
+    logconfig_json: str | None = setting(
+        None,
+        section=SECTION,
+        flags=("--log-config-json",),
+        metavar="FILE",
+        convert=c.optional_string,
+        help="A JSON file holding a logging.config.dictConfig dictionary.",
+    )
+    syslog_addr: str = setting(
+        _syslog_default(),
+        section=SECTION,
+        flags=("--log-syslog-to",),
+        metavar="SYSLOG_ADDR",
+        convert=c.string,
+        default_doc="udp://localhost:514 on Linux (the platform's syslog socket elsewhere)",
+        help="Syslog address: unix://PATH#TYPE, udp://HOST:PORT or tcp://HOST:PORT.",
+    )
+    syslog: bool = setting(
+        False,
+        section=SECTION,
+        flags=("--log-syslog",),
+        action="store_true",
+        convert=c.boolean,
+        help="Also send the error log, and the access log, to syslog.",
+    )
+    syslog_prefix: str | None = setting(
+        None,
+        section=SECTION,
+        flags=("--log-syslog-prefix",),
+        metavar="SYSLOG_PREFIX",
+        convert=c.optional_string,
+        help="Program name in syslog entries.",
+    )
+    syslog_facility: str = setting(
+        "user",
+        section=SECTION,
+        flags=("--log-syslog-facility",),
+        metavar="SYSLOG_FACILITY",
+        convert=c.string,
+        help="Syslog facility name.",
+    )
+    enable_stdio_inheritance: bool = setting(
+        False,
+        section=SECTION,
+        flags=("-R", "--enable-stdio-inheritance"),
+        action="store_true",
+        convert=c.boolean,
+        help="In daemon mode, keep stdin/stdout/stderr instead of pointing them at /dev/null.",
+    )
+    statsd_host: str | None = setting(
+        None,
+        section=SECTION,
+        flags=("--statsd-host",),
+        metavar="STATSD_ADDR",
+        convert=a.statsd_address,
+        help="StatsD server to send metrics to: HOST:PORT or unix://PATH.",
+    )
+    dogstatsd_tags: str = setting(
+        "",
+        section=SECTION,
+        flags=("--dogstatsd-tags",),
+        metavar="DOGSTATSD_TAGS",
+        convert=c.string,
+        help="Tags added to every StatsD metric (DogStatsD), e.g. env:prod,team:web.",
+    )
+    statsd_prefix: str = setting(
+        "",
+        section=SECTION,
+        flags=("--statsd-prefix",),
+        metavar="STATSD_PREFIX",
+        convert=c.string,
+        help="Prefix of StatsD metric names.",
+    )
+    enable_backlog_metric: bool = setting(
+        False,
+        section=SECTION,
+        flags=("--enable-backlog-metric",),
+        action="store_true",
+        convert=c.boolean,
+        help="Send the listen backlog (connections waiting) as a StatsD metric.",
+    )
+    request_id_header: str | None = setting(
+        "X-Request-ID",
+        section=SECTION,
+        flags=("--request-id-header",),
+        metavar="HEADER",
+        convert=c.header_name,
+        support=Support.NEW,
+        help="Request header carrying the id shown in logs and status; empty turns it off.",
+    )

@@ -1,0 +1,209 @@
+"""Worker Processes: how many workers, of which kind, and their deadlines."""
+
+# setting() returns a dataclasses.field (a copied default for lists and dicts).
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workhorse.config import converters as c
+from workhorse.config.registry import Support, setting
+
+SECTION = "Worker Processes"
+
+_ASGI = "workhorse serves WSGI applications only; there is no ASGI worker"
+
+
+@dataclass
+class WorkerProcesses:
+    workers: int = setting(
+        1,
+        section=SECTION,
+        flags=("-w", "--workers"),
+        metavar="INT",
+        env="WEB_CONCURRENCY",
+        convert=c.non_negative_int,
+        default_doc="1, or $WEB_CONCURRENCY when set",
+        help="Number of worker processes.",
+        details="A common starting point is 2-4 per CPU core; measure from there.",
+    )
+    worker_class: str = setting(
+        "sync",
+        section=SECTION,
+        flags=("-k", "--worker-class"),
+        metavar="STRING",
+        convert=c.worker_class_path,
+        help="Worker type: sync (one request at a time) or gthread (a thread pool).",
+        details=(
+            "Gunicorn's dotted names `gunicorn.workers.sync.SyncWorker` and"
+            " `gunicorn.workers.gthread.ThreadWorker` and ours,"
+            " `workhorse.workers.sync` and `workhorse.workers.gthread`, are accepted."
+            " `sync` with `threads` above 1 runs the gthread worker, as in Gunicorn."
+            " Other worker classes (gevent, eventlet, tornado, uvicorn, ...) are"
+            " refused at start-up."
+        ),
+    )
+    threads: int = setting(
+        1,
+        section=SECTION,
+        flags=("--threads",),
+        metavar="INT",
+        convert=c.non_negative_int,
+        help="Threads per worker for the gthread worker (more than 1 selects it).",
+    )
+    worker_connections: int = setting(
+        1000,
+        section=SECTION,
+        flags=("--worker-connections",),
+        metavar="INT",
+        convert=c.non_negative_int,
+        help="Most client connections a gthread worker holds open at once.",
+        details=(
+            "As in Gunicorn's gthread worker: connections beyond `threads` wait"
+            " in keep-alive. The sync worker serves one connection at a time."
+        ),
+    )
+    max_requests: int = setting(
+        0,
+        section=SECTION,
+        flags=("--max-requests",),
+        metavar="INT",
+        convert=c.non_negative_int,
+        help="Replace a worker after it has served this many requests (0: never).",
+        details="Bounds the damage of slow memory leaks; see also `max_worker_memory`.",
+    )
+    max_requests_jitter: int = setting(
+        0,
+        section=SECTION,
+        flags=("--max-requests-jitter",),
+        metavar="INT",
+        convert=c.non_negative_int,
+        help="Add a random 0..N to max_requests per worker so they do not restart together.",
+    )
+    timeout: float = setting(
+        30,
+        section=SECTION,
+        flags=("-t", "--timeout"),
+        metavar="SECONDS",
+        convert=c.seconds,
+        help="Seconds a request may run before its worker is killed (0: no limit).",
+        details=(
+            "Measured per request, in shared memory, by the master: a worker stuck"
+            " in C code is caught too, in the sync and the gthread worker alike."
+            " The client of the killed request gets a 504. Fractions are accepted"
+            " (Gunicorn takes whole seconds only). Application loading is limited"
+            " by `boot_timeout` instead."
+        ),
+    )
+    graceful_timeout: float = setting(
+        30,
+        section=SECTION,
+        flags=("--graceful-timeout",),
+        metavar="SECONDS",
+        convert=c.seconds,
+        help="Seconds workers get to finish their requests after a stop or restart.",
+        details="Workers still busy after this are killed. Fractions are accepted.",
+    )
+    keepalive: float = setting(
+        2,
+        section=SECTION,
+        flags=("--keep-alive",),
+        metavar="SECONDS",
+        convert=c.seconds,
+        help="Seconds an idle keep-alive connection is kept open for its next request.",
+        details=(
+            "Behind a load balancer, set it above the balancer's idle timeout."
+            " Fractions are accepted."
+        ),
+    )
+    boot_timeout: float = setting(
+        120,
+        section=SECTION,
+        flags=("--boot-timeout",),
+        metavar="SECONDS",
+        convert=c.seconds,
+        support=Support.NEW,
+        help="Seconds from fork until a worker must be ready to serve (0: no limit).",
+        details=(
+            "Covers importing and initialising the application in the worker,"
+            " which `timeout` does not. A worker that misses it is killed and"
+            " respawned after a back-off (`boot_backoff_max`)."
+        ),
+    )
+    boot_backoff_max: float = setting(
+        60,
+        section=SECTION,
+        flags=("--boot-backoff-max",),
+        metavar="SECONDS",
+        convert=c.seconds,
+        support=Support.NEW,
+        help="Longest wait between respawns of a worker that fails to boot or dies young.",
+        details=(
+            "The wait doubles with each consecutive failure up to this cap and is"
+            " reset once a worker has stayed up."
+        ),
+    )
+    max_worker_memory: int = setting(
+        0,
+        section=SECTION,
+        flags=("--max-worker-memory",),
+        metavar="BYTES",
+        convert=c.byte_size,
+        support=Support.NEW,
+        help="Resident memory above which a worker is replaced, e.g. 512M (0: off).",
+        details=(
+            "The worker finishes the request in progress, stops accepting, and a"
+            " fresh worker takes its place."
+        ),
+    )
+    timeout_stack_dump: bool = setting(
+        True,
+        section=SECTION,
+        flags=("--no-timeout-stack-dump",),
+        action="store_false",
+        convert=c.boolean,
+        support=Support.NEW,
+        help="Log the stacks of a worker killed for a timeout; the flag turns it off.",
+        details="Every thread's Python stack is logged, even when the worker is stuck in C code.",
+    )
+    asgi_loop: str = setting(
+        "auto",
+        section=SECTION,
+        flags=("--asgi-loop",),
+        metavar="STRING",
+        convert=c.choice("auto", "asyncio", "uvloop"),
+        support=Support.ACCEPTED,
+        note=_ASGI,
+        help="Event loop for the ASGI worker.",
+    )
+    asgi_lifespan: str = setting(
+        "auto",
+        section=SECTION,
+        flags=("--asgi-lifespan",),
+        metavar="STRING",
+        convert=c.choice("auto", "on", "off"),
+        support=Support.ACCEPTED,
+        note=_ASGI,
+        help="Whether the ASGI worker runs the lifespan protocol.",
+    )
+    asgi_disconnect_grace_period: int = setting(
+        3,
+        section=SECTION,
+        flags=("--asgi-disconnect-grace-period",),
+        metavar="INT",
+        convert=c.non_negative_int,
+        support=Support.ACCEPTED,
+        note=_ASGI,
+        help="Seconds an ASGI app gets to finish after its client disconnects.",
+    )
+    http_parser: str = setting(
+        "auto",
+        section=SECTION,
+        flags=("--http-parser",),
+        metavar="STRING",
+        convert=c.choice("auto", "fast", "python"),
+        support=Support.ACCEPTED,
+        honoured=("python",),
+        note="workhorse has one HTTP/1.1 parser, written in Python; 'fast' selects nothing",
+        help="HTTP parser implementation: auto, fast (C) or python.",
+    )

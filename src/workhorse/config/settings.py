@@ -1,0 +1,118 @@
+"""The combined configuration: every section in one plain dataclass.
+
+Strategy: :class:`Config` inherits the section dataclasses, so ``cfg.workers``
+is a typed attribute and nothing else holds settings. It is mutable (the
+loader fills it layer by layer) and knows nothing about where values came
+from; that is :class:`workhorse.config.loader.LoadedConfig`'s job. The few
+properties here derive values the server needs from several settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+from workhorse.config.errors import ConfigError
+from workhorse.config.registry import SettingInfo, iter_settings
+from workhorse.config.sections import (
+    HTTP2,
+    SECTIONS,
+    SSL,
+    ConfigFile,
+    Control,
+    Debugging,
+    DirtyArbiterHooks,
+    DirtyArbiters,
+    Logging,
+    ProcessNaming,
+    Security,
+    ServerHooks,
+    ServerMechanics,
+    ServerSocket,
+    WorkerProcesses,
+)
+
+_SYNC_NAMES = frozenset(
+    {"sync", "gunicorn.workers.sync.SyncWorker", "workhorse.workers.sync", "egg:gunicorn#sync"}
+)
+_GTHREAD_NAMES = frozenset(
+    {
+        "gthread",
+        "gunicorn.workers.gthread.ThreadWorker",
+        "workhorse.workers.gthread",
+        "egg:gunicorn#gthread",
+    }
+)
+
+
+# Bases are listed last-section-first: dataclasses collects fields from the
+# end of the MRO, so this makes the field order follow SECTIONS.
+@dataclasses.dataclass
+class Config(
+    DirtyArbiterHooks,
+    DirtyArbiters,
+    HTTP2,
+    Debugging,
+    Control,
+    ServerHooks,
+    SSL,
+    ProcessNaming,
+    Logging,
+    ServerMechanics,
+    Security,
+    WorkerProcesses,
+    ServerSocket,
+    ConfigFile,
+):
+    """Every setting of workhorse, with its typed value."""
+
+    @property
+    def worker_class_name(self) -> str:
+        """``"sync"`` or ``"gthread"``; sync with threads > 1 is gthread, as in Gunicorn."""
+        name = self.worker_class
+        if name in _SYNC_NAMES:
+            return "gthread" if self.threads > 1 else "sync"
+        if name in _GTHREAD_NAMES:
+            return "gthread"
+        raise ConfigError(
+            f"worker_class: {name!r} is not supported by workhorse; accepted: sync, gthread"
+        )
+
+    @property
+    def proc_name_or_default(self) -> str:
+        return self.proc_name or self.default_proc_name
+
+    @property
+    def is_ssl(self) -> bool:
+        return bool(self.certfile or self.keyfile)
+
+    @property
+    def env_vars(self) -> dict[str, str]:
+        """``raw_env`` (``KEY=VALUE`` strings, already validated) as a dict."""
+        pairs = (item.partition("=") for item in self.raw_env)
+        return {key: value for key, _, value in pairs}
+
+    @property
+    def ssl_options(self) -> dict[str, Any]:
+        """The SSL section's settings by name."""
+        return {info.name: getattr(self, info.name) for info in iter_settings(SSL)}
+
+
+def all_settings() -> Iterator[SettingInfo]:
+    """Every setting of :class:`Config`, section by section."""
+    for section in SECTIONS:
+        yield from iter_settings(section)
+
+
+def _shown(value: Any) -> str:
+    if callable(value):
+        return f"<{getattr(value, '__qualname__', type(value).__name__)}()>"
+    return str(value)
+
+
+def print_config(config: Config) -> str:
+    """Gunicorn's ``--print-config`` text: ``name = value``, sorted, names padded."""
+    names = sorted(info.name for info in iter_settings(Config))
+    width = max(len(name) for name in names)
+    return "\n".join(f"{name:{width}} = {_shown(getattr(config, name))}" for name in names)

@@ -1,0 +1,29 @@
+"""The error log and the access log (Gunicorn's loggers, formats and atoms, and ours).
+
+``Logger`` is what the master and workers hold as ``log``; workers fill an
+``AccessRecord`` per request and pass it to ``Logger.access`` (check
+``Logger.access_log_enabled`` first to skip building it). ``LogSettings`` is
+the part of the configuration the logs read; ``LogSetupError`` is what a
+bad logging setting raises, with the setting, path and reason.
+"""
+
+from workhorse.logs.access import (
+    DEFAULT_ACCESS_LOG_FORMAT,
+    AccessAtoms,
+    AccessFormat,
+    AccessRecord,
+)
+from workhorse.logs.logger import ACCESS_LOGGER, ERROR_LOGGER, Logger
+from workhorse.logs.settings import LogSettings, LogSetupError
+
+__all__ = [
+    "ACCESS_LOGGER",
+    "DEFAULT_ACCESS_LOG_FORMAT",
+    "ERROR_LOGGER",
+    "AccessAtoms",
+    "AccessFormat",
+    "AccessRecord",
+    "LogSettings",
+    "LogSetupError",
+    "Logger",
+]

@@ -1,0 +1,421 @@
+"""The error log and the access log of a workhorse process.
+
+Strategy: two standard ``logging`` loggers with Gunicorn's names,
+``gunicorn.error`` and ``gunicorn.access``, so that a user's existing
+``logconfig_dict``, ``logconfig_json`` or ``logconfig`` ini that configures
+those names keeps working unchanged, and so does code that calls
+``logging.getLogger("gunicorn.error")``. :class:`Logger` adds our own
+handlers for ``errorlog``/``accesslog``/``syslog`` (tracked, so ``setup`` can
+run again on reload without stacking them; the new ones are opened before
+the old ones are dropped, so a bad reload keeps the old logs), then applies
+the user's logging config on top, the way Gunicorn does: the user's dict is
+merged key by key over :func:`dict_config_defaults` (a top-level
+``dict.update``: a user's ``"loggers"`` replaces the default loggers whole).
+
+The access path is the hot one: with access logging off, :meth:`Logger.access`
+is one attribute test; with it on, only the atoms the format uses are
+computed (see :mod:`workhorse.logs.access`).
+
+Failure policy: setup errors raise :class:`LogSetupError` naming the setting
+and the path; once running, writing and reopening never raise.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import logging.config
+import logging.handlers
+import os
+import sys
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from workhorse.logs.access import AccessFormat, AccessRecord
+from workhorse.logs.handlers import (
+    FILE_ENCODING,
+    SafeStreamHandler,
+    SafeSysLogHandler,
+    all_loggers,
+    give_to,
+    open_file_handler,
+    parse_syslog_address,
+    reopen_file_handler,
+    set_cloexec,
+)
+from workhorse.logs.settings import LogSettings, LogSetupError
+
+ERROR_LOGGER = "gunicorn.error"
+ACCESS_LOGGER = "gunicorn.access"
+
+#: The error log line: ``[2024-05-01 12:00:00 +0200] [4242] [INFO] Booting``.
+ERROR_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
+ERROR_DATEFMT = "%Y-%m-%d %H:%M:%S %z"
+ACCESS_FORMAT = "%(message)s"
+#: After the ``gunicorn.<prefix>.<error|access>:`` tag.
+SYSLOG_FORMAT = "[%(process)d] %(message)s"
+
+LOG_LEVELS: Mapping[str, int] = MappingProxyType(
+    {
+        "critical": logging.CRITICAL,
+        "error": logging.ERROR,
+        "warning": logging.WARNING,
+        "info": logging.INFO,
+        "debug": logging.DEBUG,
+    }
+)
+
+
+def dict_config_defaults() -> dict[str, Any]:
+    """The dictConfig that ``logconfig_dict``/``logconfig_json`` are merged into.
+
+    Same names and effect as Gunicorn's defaults, so user dicts that refer
+    to the handlers ``console``/``error_console`` or the formatter
+    ``generic`` keep working. A fresh copy on every call.
+    """
+    generic = {"format": ERROR_FORMAT, "datefmt": ERROR_DATEFMT, "class": "logging.Formatter"}
+    return copy.deepcopy(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "root": {"level": "INFO", "handlers": ["console"]},
+            "loggers": {
+                ERROR_LOGGER: {
+                    "level": "INFO",
+                    "handlers": ["error_console"],
+                    "propagate": True,
+                    "qualname": ERROR_LOGGER,
+                },
+                ACCESS_LOGGER: {
+                    "level": "INFO",
+                    "handlers": ["console"],
+                    "propagate": True,
+                    "qualname": ACCESS_LOGGER,
+                },
+            },
+            "handlers": {
+                "console": {
+                    "class": "logging.StreamHandler",
+                    "formatter": "generic",
+                    "stream": "ext://sys.stdout",
+                },
+                "error_console": {
+                    "class": "logging.StreamHandler",
+                    "formatter": "generic",
+                    "stream": "ext://sys.stderr",
+                },
+            },
+            "formatters": {"generic": generic},
+        }
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    cause = exc.__cause__
+    if cause is not None:
+        text += f" ({type(cause).__name__}: {cause})"
+    return text
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+class Logger:
+    """The error log and the access log, configured from Gunicorn's settings.
+
+    The loggers are ``logging.getLogger("gunicorn.error")`` and
+    ``logging.getLogger("gunicorn.access")``: keeping Gunicorn's names means
+    a ``logconfig_dict``/``logconfig_json``/``logconfig`` written for
+    Gunicorn, which configures those loggers, works unchanged.
+
+    ``critical``/``error``/``warning``/``info``/``debug``/``exception``/``log``
+    write to the error log (hooks call them as ``worker.log.info(...)``);
+    :meth:`access` writes one access log line.
+    """
+
+    def __init__(self, cfg: LogSettings) -> None:
+        self.error_log = logging.getLogger(ERROR_LOGGER)
+        self.access_log = logging.getLogger(ACCESS_LOGGER)
+        self.cfg = cfg
+        self._access_format: AccessFormat | None = None
+        self._own: list[tuple[logging.Logger, logging.Handler]] = []
+        self._capturing = False
+        self.setup(cfg)
+
+    # -- setup ---------------------------------------------------------------
+
+    def setup(self, cfg: LogSettings) -> None:
+        """(Re)configure both logs from ``cfg``; run again on reload.
+
+        Raises :class:`LogSetupError`. New files are opened before the
+        previous handlers are removed, so an error leaves the old logs in
+        place (unless it comes from the user's logging config, which is
+        applied last).
+        """
+        access_on = bool(
+            cfg.accesslog
+            or cfg.logconfig
+            or cfg.logconfig_dict
+            or cfg.logconfig_json
+            or (cfg.syslog and not cfg.disable_redirect_access_to_syslog)
+        )
+        access_format = None
+        if access_on:
+            try:
+                access_format = AccessFormat(cfg.access_log_format)
+            except ValueError as exc:
+                raise LogSetupError("access_log_format", str(exc)) from None
+
+        new = self._build_handlers(cfg)
+        capturing = cfg.capture_output and cfg.errorlog != "-"
+        if capturing:
+            try:
+                self._capture_into(cfg.errorlog, cfg)
+            except OSError as exc:
+                for _, handler in new:
+                    handler.close()
+                raise LogSetupError("capture_output", _os_reason(exc), cfg.errorlog) from exc
+        # Turning capture_output off on reload leaves fds 1 and 2 where they
+        # are (as Gunicorn does); they are just no longer reopened.
+        self._capturing = capturing
+
+        self._drop_own_handlers()
+        for logger, handler in new:
+            logger.addHandler(handler)
+        self._own = new
+        self.cfg = cfg
+        self.error_log.setLevel(LOG_LEVELS.get(cfg.loglevel.lower(), logging.INFO))
+        self.access_log.setLevel(logging.INFO)
+        self.error_log.propagate = False
+        self.access_log.propagate = False
+        self._apply_user_config(cfg)
+        self._access_format = access_format
+
+    def _build_handlers(self, cfg: LogSettings) -> list[tuple[logging.Logger, logging.Handler]]:
+        built: list[tuple[logging.Logger, logging.Handler]] = []
+        try:
+            error = self._output("errorlog", cfg.errorlog, sys.stderr, cfg)
+            error.setFormatter(logging.Formatter(ERROR_FORMAT, ERROR_DATEFMT))
+            built.append((self.error_log, error))
+            if cfg.accesslog is not None:
+                access = self._output("accesslog", cfg.accesslog, sys.stdout, cfg)
+                access.setFormatter(logging.Formatter(ACCESS_FORMAT))
+                built.append((self.access_log, access))
+            if cfg.syslog:
+                built.append((self.error_log, self._syslog(cfg, "error")))
+                if not cfg.disable_redirect_access_to_syslog:
+                    built.append((self.access_log, self._syslog(cfg, "access")))
+        except LogSetupError:
+            for _, handler in built:
+                handler.close()
+            raise
+        return built
+
+    @staticmethod
+    def _output(setting: str, where: str, std: Any, cfg: LogSettings) -> logging.Handler:
+        if where == "-":
+            return SafeStreamHandler(std)
+        return open_file_handler(setting, where, cfg.user, cfg.group)
+
+    @staticmethod
+    def _syslog(cfg: LogSettings, name: str) -> logging.Handler:
+        prefix = cfg.syslog_prefix or (cfg.proc_name or "workhorse").replace(":", ".")
+        tag = f"gunicorn.{prefix}.{name}".replace("%", "%%")
+        facility = logging.handlers.SysLogHandler.facility_names.get(cfg.syslog_facility.lower())
+        if facility is None:
+            known = ", ".join(sorted(logging.handlers.SysLogHandler.facility_names))
+            raise LogSetupError(
+                "syslog_facility", f"unknown facility {cfg.syslog_facility!r} (one of {known})"
+            )
+        try:
+            socktype, address = parse_syslog_address(cfg.syslog_addr)
+        except ValueError as exc:
+            raise LogSetupError("syslog_addr", str(exc), cfg.syslog_addr) from None
+        try:
+            handler = SafeSysLogHandler(address=address, facility=facility, socktype=socktype)
+        except OSError as exc:
+            raise LogSetupError("syslog_addr", _os_reason(exc), cfg.syslog_addr) from exc
+        handler.setFormatter(logging.Formatter(f"{tag}: {SYSLOG_FORMAT}"))
+        return handler
+
+    @staticmethod
+    def _capture_into(path: str, cfg: LogSettings) -> None:
+        """Point fds 1 and 2 at ``path`` (opened for appending)."""
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        try:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+        finally:
+            os.close(fd)
+        give_to(path, cfg.user, cfg.group)
+
+    def _drop_own_handlers(self) -> None:
+        for logger, handler in self._own:
+            logger.removeHandler(handler)
+            try:
+                handler.close()
+            except (OSError, ValueError):
+                pass
+        self._own = []
+
+    def _apply_user_config(self, cfg: LogSettings) -> None:
+        if cfg.logconfig_dict:
+            self._dict_config("logconfig_dict", cfg.logconfig_dict, None)
+        elif cfg.logconfig_json:
+            path = cfg.logconfig_json
+            try:
+                with open(path, encoding=FILE_ENCODING) as f:
+                    loaded = json.load(f)
+            except OSError as exc:
+                raise LogSetupError("logconfig_json", _os_reason(exc), path) from exc
+            except ValueError as exc:
+                raise LogSetupError("logconfig_json", f"not valid JSON: {exc}", path) from exc
+            if not isinstance(loaded, dict):
+                raise LogSetupError("logconfig_json", "must hold a JSON object", path)
+            self._dict_config("logconfig_json", loaded, path)
+        elif cfg.logconfig:
+            path = cfg.logconfig
+            if not os.path.exists(path):
+                raise LogSetupError("logconfig", "file not found", path)
+            here = {"__file__": path, "here": os.path.dirname(path)}
+            try:
+                logging.config.fileConfig(path, defaults=here, disable_existing_loggers=False)
+            except Exception as exc:  # any error of a user's file is a setup error
+                raise LogSetupError("logconfig", _describe(exc), path) from exc
+
+    @staticmethod
+    def _dict_config(setting: str, user: Mapping[str, Any], path: str | None) -> None:
+        config = dict_config_defaults()
+        config.update(user)
+        try:
+            logging.config.dictConfig(config)
+        except Exception as exc:  # any error of a user's dict is a setup error
+            raise LogSetupError(setting, _describe(exc), path) from exc
+
+    # -- the error log -------------------------------------------------------
+
+    def critical(self, msg: object, *args: object, **kwargs: Any) -> None:
+        self.error_log.critical(msg, *args, **kwargs)
+
+    def error(self, msg: object, *args: object, **kwargs: Any) -> None:
+        self.error_log.error(msg, *args, **kwargs)
+
+    def warning(self, msg: object, *args: object, **kwargs: Any) -> None:
+        self.error_log.warning(msg, *args, **kwargs)
+
+    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
+        self.error_log.info(msg, *args, **kwargs)
+
+    def debug(self, msg: object, *args: object, **kwargs: Any) -> None:
+        self.error_log.debug(msg, *args, **kwargs)
+
+    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
+        self.error_log.exception(msg, *args, **kwargs)
+
+    def log(self, level: int | str, msg: object, *args: object, **kwargs: Any) -> None:
+        """Log at ``level``: a number or a name (unknown names mean INFO)."""
+        if isinstance(level, str):
+            level = LOG_LEVELS.get(level.lower(), logging.INFO)
+        self.error_log.log(level, msg, *args, **kwargs)
+
+    # -- the access log ------------------------------------------------------
+
+    @property
+    def access_log_enabled(self) -> bool:
+        """False when :meth:`access` does nothing: skip building the record."""
+        return self._access_format is not None
+
+    def access(self, record: AccessRecord) -> None:
+        """Write the access log line of ``record`` (never raises)."""
+        access_format = self._access_format
+        if access_format is None:
+            return
+        log = self.access_log
+        if not log.isEnabledFor(logging.INFO):
+            return
+        try:
+            # Gunicorn's shape: the format as msg, the atoms mapping as args.
+            # makeRecord + handle is log.info without the stack walk that
+            # finds the caller (1.5 us a request); the record names us.
+            log.handle(
+                log.makeRecord(
+                    log.name,
+                    logging.INFO,
+                    __file__,
+                    0,
+                    access_format.fmt,
+                    (access_format.atoms(record),),
+                    None,
+                    "access",
+                )
+            )
+        except Exception:
+            self.exception("cannot log the access of %r", record.request_line)
+
+    # -- files ---------------------------------------------------------------
+
+    def reopen_files(self) -> None:
+        """Reopen every log file (USR1): ours and any a logging config made.
+
+        A file renamed away is created anew. A file that cannot be reopened
+        is reported on the error log and the old one is kept.
+        """
+        failures: list[tuple[str, OSError]] = []
+        if self._capturing:
+            try:
+                self._capture_into(self.cfg.errorlog, self.cfg)
+            except OSError as exc:
+                failures.append((self.cfg.errorlog, exc))
+        seen: set[int] = set()
+        for logger in all_loggers():
+            for handler in list(logger.handlers):
+                if isinstance(handler, logging.FileHandler) and id(handler) not in seen:
+                    seen.add(id(handler))
+                    error = reopen_file_handler(handler, self.cfg.user, self.cfg.group)
+                    if error is not None:
+                        failures.append((handler.baseFilename, error))
+        for path, error in failures:
+            self.error(
+                "cannot reopen the log file %r, still writing to the old one: %s", path, error
+            )
+
+    def close_on_exec(self) -> None:
+        """Mark the log files' descriptors close-on-exec (not fds 1 and 2)."""
+        for logger in all_loggers():
+            for handler in logger.handlers:
+                if isinstance(handler, logging.FileHandler):
+                    handler.acquire()
+                    try:
+                        if handler.stream is not None:
+                            set_cloexec(handler.stream.fileno())
+                    finally:
+                        handler.release()
+
+    def fileno_of_error_log(self) -> int | None:
+        """The descriptor of the error log's first file or stream, if any.
+
+        For writers that bypass ``logging``, such as ``faulthandler``.
+        """
+        for handler in self.error_log.handlers:
+            stream = getattr(handler, "stream", None)
+            if stream is None:
+                continue
+            try:
+                return int(stream.fileno())
+            except (AttributeError, OSError, ValueError):
+                continue
+        return None
+
+    def close(self) -> None:
+        """Remove and close the handlers this Logger added."""
+        self._drop_own_handlers()
+        self._access_format = None

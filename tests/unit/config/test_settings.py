@@ -1,0 +1,232 @@
+"""Config: the combined dataclass, its derived properties, print_config, support levels."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from workhorse.config import (
+    Config,
+    ConfigError,
+    LoadedConfig,
+    Support,
+    all_settings,
+    iter_settings,
+    print_config,
+)
+from workhorse.config.sections import SECTIONS
+
+Load = Callable[..., LoadedConfig]
+Write = Callable[[str, str], Path]
+
+SETTINGS = {info.name: info for info in iter_settings(Config)}
+
+ACCEPTED = {
+    "asgi_loop",
+    "asgi_lifespan",
+    "asgi_disconnect_grace_period",
+    "http_parser",
+    "worker_tmp_dir",
+    "tmp_upload_dir",
+    "paste",
+    "protocol",
+    "uwsgi_allow_ips",
+    "raw_paste_global_conf",
+    "logger_class",
+    "ssl_version",
+    "reload_engine",
+    "spew",
+    "http_protocols",
+    "http2_cleartext",
+    "http2_max_concurrent_streams",
+    "http2_initial_window_size",
+    "http2_max_frame_size",
+    "http2_max_header_list_size",
+    "dirty_apps",
+    "dirty_workers",
+    "dirty_timeout",
+    "dirty_threads",
+    "dirty_graceful_timeout",
+    "on_dirty_starting",
+    "dirty_post_fork",
+    "dirty_worker_init",
+    "dirty_worker_exit",
+}
+
+
+def test_config_is_a_plain_mutable_dataclass() -> None:
+    config = Config()
+    assert dataclasses.is_dataclass(config)
+    config.workers = 4
+    config.bind.append("unix:/tmp/x.sock")
+    assert Config().bind == ["127.0.0.1:8000"]
+    assert Config().workers == 1
+
+
+def test_fields_follow_the_section_order() -> None:
+    sections = [info.spec.section for info in iter_settings(Config)]
+    ordered = list(dict.fromkeys(sections))
+    expected = [next(iter_settings(section)).spec.section for section in SECTIONS]
+    assert ordered == expected
+    assert [info.name for info in all_settings()] == [info.name for info in iter_settings(Config)]
+
+
+def test_every_setting_is_documented() -> None:
+    for info in all_settings():
+        assert info.spec.help.strip(), info.name
+        assert "\n" not in info.spec.help, info.name
+        assert info.spec.convert.accepts, info.name
+
+
+def test_accepted_settings_and_their_notes() -> None:
+    accepted = {name for name, info in SETTINGS.items() if info.spec.support is Support.ACCEPTED}
+    assert accepted == ACCEPTED
+    assert all(SETTINGS[name].spec.note for name in accepted)
+
+
+def test_worker_tmp_dir_note_explains_the_shared_memory_heartbeat() -> None:
+    assert "heartbeat lives in shared memory" in (SETTINGS["worker_tmp_dir"].spec.note or "")
+
+
+def test_defaults_pass_their_own_converter() -> None:
+    for info in all_settings():
+        if info.spec.anchored:
+            continue
+        assert info.spec.convert(info.default_value()) == info.default_value(), info.name
+
+
+@pytest.mark.parametrize(
+    ("worker_class", "threads", "expected"),
+    [
+        ("sync", 1, "sync"),
+        ("sync", 4, "gthread"),
+        ("gthread", 1, "gthread"),
+        ("gunicorn.workers.sync.SyncWorker", 1, "sync"),
+        ("gunicorn.workers.sync.SyncWorker", 2, "gthread"),
+        ("gunicorn.workers.gthread.ThreadWorker", 1, "gthread"),
+        ("workhorse.workers.sync", 1, "sync"),
+        ("workhorse.workers.gthread", 8, "gthread"),
+        ("egg:gunicorn#sync", 1, "sync"),
+    ],
+)
+def test_worker_class_name(worker_class: str, threads: int, expected: str) -> None:
+    config = Config(worker_class=worker_class, threads=threads)
+    assert config.worker_class_name == expected
+
+
+@pytest.mark.parametrize(
+    "worker_class", ["gevent", "eventlet", "tornado", "uvicorn.workers.UvicornWorker"]
+)
+def test_unsupported_worker_class(worker_class: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Config(worker_class=worker_class).worker_class_name  # noqa: B018
+    assert info.value.message == (
+        f"worker_class: {worker_class!r} is not supported by workhorse; accepted: sync, gthread"
+    )
+
+
+def test_unsupported_worker_class_fails_the_load(load: Load) -> None:
+    with pytest.raises(ConfigError, match="'gevent' is not supported by workhorse"):
+        load(["-k", "gevent"])
+
+
+def test_proc_name_or_default() -> None:
+    assert Config().proc_name_or_default == "workhorse"
+    assert Config(proc_name="api").proc_name_or_default == "api"
+
+
+def test_is_ssl_and_ssl_options() -> None:
+    assert Config().is_ssl is False
+    config = Config(certfile="/etc/cert.pem", keyfile="/etc/key.pem")
+    assert config.is_ssl is True
+    assert config.ssl_options == {
+        "keyfile": "/etc/key.pem",
+        "certfile": "/etc/cert.pem",
+        "ssl_version": 2,
+        "cert_reqs": 0,
+        "ca_certs": None,
+        "suppress_ragged_eofs": True,
+        "do_handshake_on_connect": False,
+        "ciphers": None,
+    }
+
+
+def test_env_vars() -> None:
+    assert Config(raw_env=["A=1", "B=x=y", "C="]).env_vars == {"A": "1", "B": "x=y", "C": ""}
+
+
+def test_print_config_format(load: Load) -> None:
+    text = print_config(load(["-w", "3"]).config)
+    lines = text.splitlines()
+    names = [line.split(" = ", 1)[0].rstrip() for line in lines]
+    assert names == sorted(SETTINGS)
+    assert len({line.index(" = ") for line in lines}) == 1
+    assert "workers                            = 3" in lines
+    assert "on_starting                        = <on_starting()>" in lines
+    assert "bind                               = ['127.0.0.1:8000']" in lines
+
+
+def test_print_config_flag_is_a_setting(load: Load) -> None:
+    assert load(["--print-config"]).config.print_config is True
+    assert load(["--check-config"]).config.check_config is True
+
+
+def test_accepted_setting_at_its_default_is_silent(load: Load) -> None:
+    assert load().warnings == []
+
+
+def test_accepted_setting_warns_once(load: Load, write: Write) -> None:
+    write("gunicorn.conf.py", "worker_tmp_dir = '/dev/shm'\nspew = True\n")
+    loaded = load(["--worker-tmp-dir", "/tmp", "--spew"], {"GUNICORN_CMD_ARGS": "--spew"})
+    assert loaded.warnings == [
+        "worker_tmp_dir: accepted for Gunicorn compatibility but not implemented by workhorse:"
+        " not needed: workhorse's worker heartbeat lives in shared memory, not in a temporary"
+        " file, so there is no directory to choose",
+        "spew: accepted for Gunicorn compatibility but not implemented by workhorse:"
+        " line tracing is not implemented; use a debugger or faulthandler",
+    ]
+
+
+def test_accepted_hook_warns_when_set(load: Load, write: Write) -> None:
+    write("gunicorn.conf.py", "def on_dirty_starting(arbiter):\n    pass\n")
+    (warning,) = load().warnings
+    assert warning.startswith("on_dirty_starting: accepted for Gunicorn compatibility")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--http-parser", "python"],
+        ["--reload-engine", "poll"],
+        ["--logger-class", "simple"],
+        ["--http-protocols", "h1"],
+        ["--protocol", "http"],
+        ["--ssl-version", "TLS"],
+    ],
+)
+def test_honoured_values_of_accepted_settings_are_silent(load: Load, argv: list[str]) -> None:
+    assert load(argv).warnings == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["--http-parser", "fast"], "http_parser"),
+        (["--reload-engine", "inotify"], "reload_engine"),
+        (["--http-protocols", "h2,h1"], "http_protocols"),
+        (["--protocol", "uwsgi"], "protocol"),
+        (["--paste", "prod.ini"], "paste"),
+    ],
+)
+def test_other_values_of_accepted_settings_warn(load: Load, argv: list[str], name: str) -> None:
+    (warning,) = load(argv).warnings
+    assert warning.startswith(f"{name}: accepted for Gunicorn compatibility but not implemented")
+
+
+def test_label_names_setting_and_flags() -> None:
+    assert SETTINGS["workers"].label == "workers (-w/--workers)"
+    assert SETTINGS["errorlog"].label == "errorlog (--error-logfile/--log-file)"
+    assert SETTINGS["secure_scheme_headers"].label == "secure_scheme_headers"
