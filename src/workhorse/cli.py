@@ -17,27 +17,24 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from workhorse.config import ConfigError, LoadedConfig, load_config, print_config
+from workhorse.config.loader import start_directory
 
 USAGE_ERROR = 2
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "status":
-        from workhorse.observe.status import main as status_main
-
-        sys.exit(status_main(args[1:]))
     sys.exit(run_server(args))
 
 
 def run_server(args: list[str]) -> int:
     environ = dict(os.environ)
-    cwd = os.getcwd()
+    cwd = start_directory(environ)
     try:
         loaded = load_config(args, environ, cwd=cwd)
     except ConfigError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 1
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
     cfg = loaded.config
     if cfg.print_config:
         print(print_config(cfg))

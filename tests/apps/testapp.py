@@ -27,6 +27,10 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [str(os.getpid()).encode()]
     if path == "/sleep":
+        mark_dir = os.environ.get("TESTAPP_MARK_DIR")
+        if mark_dir:  # lets a test see that the request reached the app
+            with open(os.path.join(mark_dir, f"sleep-{os.getpid()}-{time.time_ns()}"), "w"):
+                pass
         time.sleep(float(q.get("s", "1")))
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [f"slept {os.getpid()}".encode()]

@@ -172,6 +172,7 @@ class Arbiter:
         try:
             self.start()
             self._loop()
+            self._halt(None, 0)
         except HaltServer as exc:
             self._halt(exc.reason, exc.exit_status)
         except SystemExit as exc:
@@ -723,7 +724,7 @@ class Arbiter:
             self.counters.restarts[cause] += 1
         if handle.termination is not None:
             self._finish_termination(handle, now)
-        elif cause == "crash":
+        elif cause in ("crash", "killed"):
             self._log_crash(handle, status)
         if cause in ("boot_failure", "boot_timeout") or (cause == "crash" and handle.booting):
             delay = self.backoff.failed(now)

@@ -28,7 +28,7 @@ class BootBackoff:
     def failed(self, now: float) -> float:
         """Record a failed boot; returns the delay before the next attempt."""
         self.failures += 1
-        delay = min(self.cap, BASE_DELAY * 2 ** (self.failures - 1))
+        delay = float(min(self.cap, BASE_DELAY * 2.0 ** (self.failures - 1)))
         self.next_spawn_at = now + delay
         return delay
 

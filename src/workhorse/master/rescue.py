@@ -25,6 +25,7 @@ import functools
 import os
 import platform
 import socket
+from collections.abc import Callable
 
 #: pidfd_getfd syscall numbers (Linux >= 5.6). x86-64 and arm64 share 438.
 PIDFD_GETFD_SYSCALL = {"x86_64": 438, "aarch64": 438, "arm64": 438, "riscv64": 438,
@@ -36,7 +37,7 @@ class RescueUnavailable(Exception):
 
 
 @functools.lru_cache(maxsize=1)
-def _syscall() -> tuple[object, int]:
+def _syscall() -> tuple[Callable[..., int], int]:
     number = PIDFD_GETFD_SYSCALL.get(platform.machine())
     if number is None:
         raise RescueUnavailable(f"pidfd_getfd number unknown on {platform.machine()}")

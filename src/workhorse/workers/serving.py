@@ -11,6 +11,7 @@ import ssl
 from typing import Any
 
 from workhorse import SERVER_SOFTWARE
+from workhorse.config import hooks as default_hooks
 from workhorse.http import Limits
 from workhorse.listeners import Listener
 from workhorse.scoreboard import RequestSlotWriter, Scoreboard
@@ -86,7 +87,7 @@ def needs_busy_idle(cfg: Any, log: Any) -> bool:
 def user_hook(cfg: Any, name: str) -> Any:
     """The hook when the user set one, else None (so the request path skips it)."""
     hook = getattr(cfg, name, None)
-    if hook is None or getattr(hook, "__workhorse_default_hook__", False):
+    if hook is None or hook is getattr(default_hooks, name, None):
         return None
     return hook
 

@@ -50,10 +50,7 @@ class SyncWorker(Worker):
                 next_tick = now + LOOP_TICK
             served = False
             for index, sock in enumerate(socks):
-                if self._accept_and_serve(sock, index):
-                    served = True
-                    if not self.alive:
-                        return
+                served = self._accept_and_serve(sock, index) or served
             if served:
                 continue
             try:
@@ -90,10 +87,11 @@ class SyncWorker(Worker):
         try:
             handler.begin(client)
             if self.tls is not None:
-                client.sock = self._handshake(sock)
-                if client.sock is None:
+                secure = self._handshake(sock)
+                if secure is None:
                     handler.slot.abandon()
                     return
+                client.sock = secure
             handler.serve(client, may_wait_for_head=True)
         except Exception:
             self.log.exception("Error serving a connection")
@@ -101,7 +99,7 @@ class SyncWorker(Worker):
         finally:
             client.close()
 
-    def _handshake(self, sock: socket.socket) -> Any:
+    def _handshake(self, sock: socket.socket) -> ssl.SSLSocket | None:
         assert self.tls is not None
         try:
             return self.tls.wrap_socket(sock, server_side=True)

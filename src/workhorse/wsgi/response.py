@@ -161,7 +161,7 @@ def check_headers(headers: object) -> list[tuple[str, str]]:
         name, value = item
         if type(name) is not str or type(value) is not str:
             raise AppError(f"response header names and values must be str: {item!r}")
-    return headers  # type: ignore[return-value]
+    return headers
 
 
 def _content_length(headers: list[tuple[str, str]]) -> int | None:
