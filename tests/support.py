@@ -99,7 +99,7 @@ class Server:
             cmd[3:3] = ["-b", f"127.0.0.1:{self.port}"]
         out: Any = subprocess.DEVNULL
         if self.log_path is not None:
-            self._log_file = open(self.log_path, "wb")
+            self._log_file = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
             out = self._log_file
         self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=self.env, stdout=out,
                                      stderr=subprocess.STDOUT, start_new_session=True)

@@ -15,6 +15,7 @@ import errno
 import os
 import socket
 import stat
+import struct
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -204,6 +205,23 @@ def _remove_stale_socket(path: str) -> None:
     finally:
         probe.close()
     raise OSError(errno.EADDRINUSE, "Address already in use")
+
+
+def apply_io_timeouts(sock: socket.socket, read_seconds: float, send_seconds: float) -> None:
+    """Kernel receive/send timeouts (SO_RCVTIMEO/SO_SNDTIMEO) on a socket.
+
+    Workers keep client sockets in blocking mode and let the kernel bound each
+    receive and send, instead of Python's timeout mode, which would poll()
+    before every call. Set on a TCP listener, they are inherited by every
+    accepted socket; UNIX sockets do not inherit them.
+    """
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(read_seconds))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(send_seconds))
+
+
+def _timeval(seconds: float) -> bytes:
+    whole = int(seconds)
+    return struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
 
 
 def inherited_fds(environ: Mapping[str, str], pid: int) -> tuple[list[int], str]:

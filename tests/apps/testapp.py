@@ -95,7 +95,7 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         return Body()
     if path == "/file":
         size = int(q.get("size", "100000"))
-        handle = tempfile.TemporaryFile()
+        handle = tempfile.TemporaryFile()  # noqa: SIM115 - the file wrapper closes it
         handle.write(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
         handle.seek(0)
         start_response("200 OK", [("Content-Type", "application/octet-stream")])

@@ -21,7 +21,7 @@ def pre_request(worker, req):
     req.headers.append(("x-busy", str(busy.get_value())))
 def post_request(worker, req, environ, resp):
     busy.acquire()
-'''
+'''  # noqa: E501
 
 
 def test_seed_config_unchanged_shows_busy_count(server_factory, tmp_path):
@@ -42,7 +42,8 @@ def _mark(name, **extra):
     with open(LOG, "a") as f:
         f.write(json.dumps({"hook": name, "pid": os.getpid(), **extra}) + "\\n")
 def on_starting(server):
-    _mark("on_starting", num_workers=server.num_workers, master=server.pid, cfg_workers=server.cfg.workers)
+    _mark("on_starting", num_workers=server.num_workers, master=server.pid,
+          cfg_workers=server.cfg.workers)
 def when_ready(server):
     _mark("when_ready", master=server.pid)
 def on_reload(server):

@@ -173,6 +173,10 @@ def test_workers_exit_when_master_dies(server_factory):
     wait_for(lambda: not any(alive(p) for p in workers), 10, message="orphaned workers to exit")
 
 
+def live_children(pid: int) -> list[int]:
+    return [p for p in children_of(pid) if alive(p)]
+
+
 def test_usr2_winch_term_upgrade_without_refusal(server_factory, tmp_path):
     pidfile = tmp_path / "wh.pid"
     server = server_factory(["-w", "2", "-p", str(pidfile), "testapp:app"])
@@ -190,36 +194,31 @@ def test_usr2_winch_term_upgrade_without_refusal(server_factory, tmp_path):
             except OSError as exc:
                 failures.append(repr(exc))
 
+    def new_master() -> int:
+        pid = int(pidfile.read_text() or 0) if pidfile.exists() else 0
+        return pid if pid not in (0, old_pid) else 0
+
     thread = threading.Thread(target=load)
     thread.start()
+    new_pid = 0
     try:
         server.signal(signal.SIGUSR2)
-        oldbin = tmp_path / "wh.pid.oldbin"
-        wait_for(oldbin.exists, 15, message="the .oldbin pidfile")
-        new_pid = wait_for(lambda: int(pidfile.read_text() or 0) if pidfile.exists() else 0,
-                           15, message="the new pidfile")
-        assert new_pid != old_pid
-        new_master_workers = wait_for(lambda: len([p for p in children_of(new_pid) if alive(p)]) >= 2,
-                                      20, message="the new master's workers")
-        assert new_master_workers
+        wait_for((tmp_path / "wh.pid.oldbin").exists, 15, message="the .oldbin pidfile")
+        new_pid = wait_for(new_master, 15, message="the new pidfile")
+        server.seen_pids.add(new_pid)
+        wait_for(lambda: len(live_children(new_pid)) >= 2, 20, message="new workers")
         server.signal(signal.SIGWINCH)
-        wait_for(lambda: [p for p in children_of(old_pid) if alive(p) and p != new_pid] == [],
-                 15, message="old workers stopped")
+        wait_for(lambda: live_children(old_pid) == [new_pid], 15, message="old workers gone")
         server.signal(signal.SIGTERM)
         server.wait_exit(15)
-        wait_for(lambda: int(pidfile.read_text() or 0) == new_pid, 10,
+        wait_for(lambda: pidfile.exists() and int(pidfile.read_text() or 0) == new_pid, 10,
                  message="the new master owning the pidfile")
     finally:
         done.set()
         thread.join(10)
-        for pid in children_of(new_pid) if 'new_pid' in dir() else []:
-            server.seen_pids.add(pid)
-        if 'new_pid' in dir():
-            server.seen_pids.add(new_pid)
-            try:
-                os.kill(new_pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        if new_pid:
+            server.seen_pids.update(children_of(new_pid))
+            os.kill(new_pid, signal.SIGTERM)
             wait_for(lambda: not alive(new_pid), 15, message="new master stopped")
     assert failures == []
 

@@ -49,7 +49,8 @@ def test_readline_iteration_of_input(server):
 
 
 def test_streaming_response_is_chunked_on_http11(server):
-    raw = raw_request(server.port, b"GET /stream?n=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = raw_request(server.port,
+                      b"GET /stream?n=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     head, _, body = raw.partition(b"\r\n\r\n")
     assert b"Transfer-Encoding: chunked" in head
     assert body == b"7\r\nchunk0\n\r\n7\r\nchunk1\n\r\n7\r\nchunk2\n\r\n0\r\n\r\n"

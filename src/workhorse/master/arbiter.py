@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import selectors
 import signal
-import socket
 import sys
 import time
 import traceback
@@ -39,8 +38,9 @@ from workhorse.listeners import (
     INHERIT_ENV,
     BindError,
     Listener,
-    adopt,
     address_of,
+    adopt,
+    apply_io_timeouts,
     bind,
     close_all,
     describe,
@@ -59,7 +59,6 @@ from workhorse.workers.base import (
     Worker,
     WorkerContext,
 )
-from workhorse.workers.handler import timeval
 from workhorse.workers.registry import worker_class
 from workhorse.wsgi.loader import AppImportError, load_app
 
@@ -239,11 +238,7 @@ class Arbiter:
         for listener in self.LISTENERS:
             if listener.is_unix:
                 continue
-            sock = listener.sock
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
-                            timeval(float(getattr(cfg, "body_timeout", 30) or 30)))
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
-                            timeval(float(getattr(cfg, "send_timeout", 30) or 30)))
+            apply_io_timeouts(listener.sock, float(cfg.body_timeout), float(cfg.send_timeout))
 
     def _preload(self) -> None:
         if not self.cfg.preload_app:
@@ -539,7 +534,7 @@ class Arbiter:
         ctx = WorkerContext(
             cfg=self.cfg, log=self.log, app_uri=self.app_uri, preloaded_app=self.app,
             listeners=self.LISTENERS, board=self.board, arbiter=self,
-            master_fds=self._master_only_fds() + [dump_r], dump_fd=dump_w,
+            master_fds=[*self._master_only_fds(), dump_r], dump_fd=dump_w,
         )
         worker = worker_class(self.cfg.worker_class_name)(
             ctx, age=self.age, slot=slot, generation=self.generation)
@@ -652,7 +647,8 @@ class Arbiter:
             if handle.termination.rescue_error and not self._said_rescue_unavailable:
                 self._said_rescue_unavailable = True
                 self.log.warning("Timed-out clients cannot be answered with 504 here (%s); "
-                                 "their connections will be closed", handle.termination.rescue_error)
+                                 "their connections will be closed",
+                                 handle.termination.rescue_error)
 
     def _notice_ready(self, now: float) -> None:
         assert self.board is not None

@@ -30,7 +30,8 @@ class Pidfile:
     def create(self, pid: int) -> None:
         other = self.validate()
         if other and other != os.getpid() and other != os.getppid():
-            raise PidfileError(f"Already running on PID {other} (or pid file '{self.path}' is stale)")
+            raise PidfileError(
+                f"Already running on PID {other} (or pid file '{self.path}' is stale)")
         self.pid = pid
         directory = os.path.dirname(os.path.abspath(self.path))
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".workhorse-pid-")

@@ -123,9 +123,9 @@ class Watchdog:
         for slot in slots:
             for thread in range(self.board.threads):
                 request = self.board.read_request(slot, thread)
-                if request.state in BUSY_STATES and request.deadline:
-                    if earliest is None or request.deadline < earliest:
-                        earliest = request.deadline
+                busy = request.state in BUSY_STATES and request.deadline
+                if busy and (earliest is None or request.deadline < earliest):
+                    earliest = request.deadline
         return earliest
 
     # --- ending a worker ----------------------------------------------------------

@@ -36,7 +36,6 @@ from typing import Any
 
 from workhorse.http import ServerConnection
 from workhorse.workers import serving
-from workhorse.wsgi.errors import ErrorStream
 from workhorse.workers.base import LOOP_TICK, Worker
 from workhorse.workers.handler import (
     ClientGone,
@@ -45,6 +44,7 @@ from workhorse.workers.handler import (
     RequestHandler,
     set_io_timeouts,
 )
+from workhorse.wsgi.errors import ErrorStream
 
 ONESHOT_IN = select.EPOLLIN | select.EPOLLONESHOT
 #: How long a request thread waits in epoll before it re-checks whether the

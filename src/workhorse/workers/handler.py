@@ -23,7 +23,6 @@ import errno
 import os
 import socket
 import ssl
-import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from workhorse.http import (
     ServerConnection,
     error_response,
 )
+from workhorse.listeners import apply_io_timeouts
 from workhorse.logs import AccessRecord
 from workhorse.scoreboard import RequestSlotWriter
 from workhorse.wsgi.environ import EnvironBuilder
@@ -87,18 +87,8 @@ class HandlerSettings:
 
 
 def set_io_timeouts(sock: socket.socket, settings: HandlerSettings) -> None:
-    """Kernel timeouts for one socket: idle read (body_timeout) and send.
-
-    TCP sockets inherit them from their listener (set once by the master);
-    accepted UNIX sockets do not, so they get them here.
-    """
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(settings.body_timeout))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval(settings.send_timeout))
-
-
-def timeval(seconds: float) -> bytes:
-    whole = int(seconds)
-    return struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    """Kernel timeouts for one accepted UNIX socket (TCP ones inherit the listener's)."""
+    apply_io_timeouts(sock, settings.body_timeout, settings.send_timeout)
 
 
 class HookRequest:
@@ -324,11 +314,9 @@ class RequestHandler:
             conn.start_next_cycle()
             if not conn.trailing_data:
                 self.slot.abandon()
-                if may_wait_for_head:
-                    # A worker that waits for heads (sync) serves one request
-                    # per connection; only the threaded worker parks them.
-                    return False
-                return True
+                # A worker that waits for heads (sync) serves one request per
+                # connection; only the threaded worker parks them.
+                return not may_wait_for_head
             # A pipelined request is already buffered: serve it now.
             self.begin(client)
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from workhorse.http import ServerConnection
 from workhorse.workers import serving
-from workhorse.wsgi.errors import ErrorStream
 from workhorse.workers.base import LOOP_TICK, Worker
 from workhorse.workers.handler import Connection, RequestHandler, set_io_timeouts
+from workhorse.wsgi.errors import ErrorStream
 
 
 class SyncWorker(Worker):
