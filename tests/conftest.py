@@ -29,3 +29,26 @@ def server_factory(tmp_path: Path) -> Iterator[Any]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def stuck_lib(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/stuck/stuck.c compiled into a shared library (a C compiler is required)."""
+    import shutil
+    import subprocess
+
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if compiler is None:
+        pytest.fail("a C compiler (gcc) is needed to build the stuck-code models")
+    source = Path(__file__).resolve().parent / "stuck" / "stuck.c"
+    target = tmp_path_factory.mktemp("stuck") / "libstuck.so"
+    subprocess.run([compiler, "-O1", "-shared", "-fPIC", "-o", str(target), str(source)],
+                   check=True)
+    return target
+
+
+@pytest.fixture
+def stuck_env(stuck_lib: Path, tmp_path: Path) -> dict[str, str]:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    return {"STUCK_LIB": str(stuck_lib), "STUCK_MARK_DIR": str(marks)}

@@ -128,6 +128,11 @@ class Server:
         except OSError:
             return False
 
+    def wait_booted(self, count: int, timeout: float = 15.0) -> None:
+        """Wait until ``count`` workers have finished booting since the start."""
+        wait_for(lambda: self.log().count("Booting worker with pid") >= count, timeout,
+                 message=f"{count} booted workers")
+
     def workers(self) -> list[int]:
         pids = [p for p in children_of(self.pid) if alive(p)]
         self.seen_pids.update(pids)

@@ -6,6 +6,7 @@ import json
 import re
 import signal
 import textwrap
+import threading
 
 import requests
 
@@ -27,12 +28,19 @@ def post_request(worker, req, environ, resp):
 def test_seed_config_unchanged_shows_busy_count(server_factory, tmp_path):
     (tmp_path / "gunicorn.conf.py").write_text(SEED_CONFIG)
     server = server_factory(["-w", "2", "testapp:app"], cwd=tmp_path)
-    for _ in range(3):
-        assert requests.get(server.url + "/", timeout=5).status_code == 200
-    line = wait_for(lambda: re.search(r'"GET / HTTP/1.1" 200 2 "-" "python-requests/\S+" '
-                                      r"rt=\d+\.\d{6} busy=(\d+)", server.log()),
-                    message="the seed access line")
-    assert line.group(1) == "1"
+    server.wait_booted(2)
+    # Two requests that overlap: the second to start sees both workers busy.
+    threads = [threading.Thread(target=requests.get, args=(server.url + "/sleep?s=1",),
+                                kwargs={"timeout": 10}) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    pattern = (r'"GET /sleep\?s=1 HTTP/1.1" 200 \d+ "-" "python-requests/\S+" '
+               r"rt=\d+\.\d{6} busy=(\d+)")
+    busy = wait_for(lambda: len(re.findall(pattern, server.log())) == 2
+                    and sorted(re.findall(pattern, server.log())), message="the seed lines")
+    assert busy == ["1", "2"]
 
 
 HOOKS_CONFIG = '''\
@@ -102,14 +110,16 @@ def test_every_hook_runs_with_gunicorn_signature_and_timing(server_factory, tmp_
         assert hook in names, hook
     assert names.index("on_starting") < names.index("when_ready") < names.index("post_fork")
     assert names[-1] == "on_exit"
-    by_name = {m["hook"]: m for m in marks}
+    by_name: dict[str, dict[str, object]] = {}
+    for mark in marks:
+        by_name.setdefault(mark["hook"], mark)  # the first call of each hook
     master = by_name["on_starting"]["master"]
     assert by_name["on_starting"]["pid"] == master
     assert by_name["pre_fork"]["pid"] == master
     assert by_name["post_fork"]["pid"] != master  # runs in the worker
     assert by_name["post_fork"]["ppid"] == master
     assert by_name["post_worker_init"]["alive"] is True
-    req = by_name["pre_request"]
+    req = next(m for m in marks if m["hook"] == "pre_request" and m["query"] == "x=1")
     assert (req["method"], req["path"], req["query"], req["uri"], req["version"]) == \
         ("GET", "/", "x=1", "/?x=1", [1, 1])
     assert req["headers"][0][0] == req["headers"][0][0].upper()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import selectors
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -49,8 +50,19 @@ from workhorse.listeners import (
 )
 from workhorse.master import process
 from workhorse.master.backoff import YOUNG_SECONDS, BootBackoff
-from workhorse.master.rescue import answer_and_close
-from workhorse.master.watchdog import BOOT_TIMEOUT, FROZEN, TIMEOUT, Termination, Watchdog
+from workhorse.master.rescue import answer_and_close, close_quietly, has_pending_data
+from workhorse.master.snapshot import Ledger, build
+from workhorse.master.watchdog import (
+    BOOT_TIMEOUT,
+    FROZEN,
+    IDLE,
+    OVERDUE,
+    TIMEOUT,
+    Termination,
+    Watchdog,
+)
+from workhorse.observe.backlog import listen_queue
+from workhorse.observe.schema import ListenerInfo, Snapshot
 from workhorse.scoreboard import ExitReason, Scoreboard, WorkerState
 from workhorse.workers.base import (
     APP_LOAD_ERROR,
@@ -97,6 +109,7 @@ class WorkerHandle:
     age: int
     spawned: float
     dump_fd: int
+    handoff: socket.socket | None = None  # master's end of the hand-off pair
     ready_at: float = 0.0
     stop_requested_at: float = 0.0
     stop_reason: str = ""
@@ -150,6 +163,7 @@ class Arbiter:
         self.pidfile: process.Pidfile | None = None
         self.app: Callable[..., Any] | None = None
         self.counters = Counters()
+        self.ledger = Ledger()
         self.board: Scoreboard | None = None
         self.watchdog: Watchdog | None = None
         self.backoff = BootBackoff(cap=float(getattr(cfg, "boot_backoff_max", 60)))
@@ -198,7 +212,11 @@ class Arbiter:
         self.board = Scoreboard(capacity, max(1, int(cfg.threads)))
         self.watchdog = Watchdog(self.board, timeout=float(cfg.timeout or 0),
                                  boot_timeout=float(getattr(cfg, "boot_timeout", 0) or 0),
-                                 dump_signal=DUMP_SIGNAL)
+                                 dump_signal=DUMP_SIGNAL,
+                                 listener_names=[s.sock.getsockname() for s in self.LISTENERS])
+        if cfg.is_ssl:
+            self.watchdog.rescue_disabled_reason = (
+                "TLS: the session lives in the worker, so the master cannot write on it")
         self._install_signals()
         for plugin in self.plugins:
             plugin.start(self)
@@ -531,10 +549,13 @@ class Arbiter:
         self.board.prepare_worker(slot, self.generation)
         dump_r, dump_w = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(dump_r, False)
+        master_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        master_end.setblocking(False)
         ctx = WorkerContext(
             cfg=self.cfg, log=self.log, app_uri=self.app_uri, preloaded_app=self.app,
             listeners=self.LISTENERS, board=self.board, arbiter=self,
-            master_fds=[*self._master_only_fds(), dump_r], dump_fd=dump_w,
+            master_fds=[*self._master_only_fds(), dump_r, master_end.fileno()],
+            dump_fd=dump_w, handoff_fd=worker_end.fileno(),
         )
         worker = worker_class(self.cfg.worker_class_name)(
             ctx, age=self.age, slot=slot, generation=self.generation)
@@ -543,17 +564,21 @@ class Arbiter:
             pid = os.fork()
         except OSError as exc:
             self.log.error("fork() failed: %s", exc)
-            os.close(dump_r)
-            os.close(dump_w)
+            for fd in (dump_r, dump_w):
+                os.close(fd)
+            master_end.close()
+            worker_end.close()
             self.board.release_worker(slot)
             return False
         if pid == 0:
             os.set_inheritable(dump_w, False)
             worker.run_child()  # never returns
         os.close(dump_w)
+        worker_end.close()
         worker.pid = pid
         handle = WorkerHandle(worker=worker, pid=pid, slot=slot, generation=self.generation,
-                              age=self.age, spawned=time.monotonic(), dump_fd=dump_r)
+                              age=self.age, spawned=time.monotonic(), dump_fd=dump_r,
+                              handoff=master_end)
         self.handles[pid] = handle
         self.WORKERS[pid] = worker
         self.counters.spawned += 1
@@ -572,6 +597,7 @@ class Arbiter:
     def _master_only_fds(self) -> list[int]:
         fds = [self._wakeup_r, self._wakeup_w]
         fds += [h.dump_fd for h in self.handles.values()]
+        fds += [h.handoff.fileno() for h in self.handles.values() if h.handoff is not None]
         for plugin in self.plugins:
             fds += plugin.fds()
         return [fd for fd in fds if fd >= 0]
@@ -665,6 +691,10 @@ class Arbiter:
                     process.sd_notify("READY=1\nSTATUS=serving")
 
     def _sample(self, now: float) -> None:
+        board = self.board
+        assert board is not None
+        self.ledger.sample(now, lambda: self.ledger.total(board, [h.slot for h in
+                                                                 self.handles.values()]))
         if now < self._next_sample:
             return
         self._next_sample = now + MAX_SLEEP
@@ -714,6 +744,9 @@ class Arbiter:
         now = time.monotonic()
         self._read_dump(handle)
         self._unregister_dump(handle)
+        if handle.handoff is not None:
+            handle.handoff.close()
+            handle.handoff = None
         snapshot = self.board.read_worker(handle.slot)
         cause = self._exit_cause(handle, snapshot.exit_reason, status, now)
         if cause:
@@ -733,6 +766,7 @@ class Arbiter:
                            handle.pid, now - handle.ready_at, delay)
         for plugin in self.plugins:
             plugin.worker_exited(self, handle, cause)
+        self.ledger.retire(self.board, handle.slot)
         self.board.release_worker(handle.slot)
         self._call_hook("child_exit", self, handle.worker)
 
@@ -768,37 +802,88 @@ class Arbiter:
         term = handle.termination
         assert term is not None
         self.counters.timeouts += 1 if term.cause == TIMEOUT else 0
-        answered = []
+        overdue_answered = False
+        others_answered = 0
+        handed_over = 0
         for client in term.rescued:
-            status = 504 if client.overdue else 503
-            body = timeout_response(status, client.request_id)
-            if answer_and_close(client.fd, body):
-                answered.append(status)
-                if status == 504:
-                    self.counters.answered_504 += 1
-                else:
-                    self.counters.answered_503 += 1
+            if client.kind == IDLE:
+                if self._hand_over(client.fd, exclude=handle):
+                    handed_over += 1
+                    continue
+                if not has_pending_data(client.fd):
+                    close_quietly(client.fd)
+                    continue
+            status = 504 if client.kind == OVERDUE else 503
+            if not answer_and_close(client.fd, timeout_response(status, client.request_id)):
+                continue
+            if status == 504:
+                overdue_answered = True
+                self.counters.answered_504 += 1
+            else:
+                others_answered += 1
+                self.counters.answered_503 += 1
         stacks = handle.dump.decode("utf-8", "replace").strip() or "(no stack dump received)"
-        answer = (f"its client was answered {answered[0]}" if answered and term.rescued
-                  and term.rescued[0].overdue else
-                  "its client could not be answered" if term.cause == TIMEOUT else "")
-        if len(answered) > 1:
-            answer += f"; {len(answered) - 1} other request(s) in flight answered 503"
+        answer = ""
+        if term.cause == TIMEOUT:
+            why = term.rescue_error or "its response had started, or it left"
+            answer = ("its client was answered 504" if overdue_answered else
+                      f"its client could not be answered ({why})")
+        if others_answered:
+            answer += f"; {others_answered} other request(s) in flight answered 503"
+        if handed_over:
+            answer += f"; {handed_over} keep-alive connection(s) handed to another worker"
+        latency = max(0.0, now - term.deadline)
         if term.cause == TIMEOUT:
             self.log.error(
                 "WORKER TIMEOUT (pid:%s, slot:%s): %r ran %.2fs, past its %gs timeout; "
-                "killed %.2fs after the deadline; %s.\nStacks of the worker when it was "
-                "killed:\n%s", handle.pid, handle.slot, term.request_line, term.elapsed,
-                self.watchdog.timeout if self.watchdog else 0,
-                max(0.0, term.killed_at - term.started) + (term.elapsed - (self.watchdog.timeout
-                                                                           if self.watchdog
-                                                                           else 0)),
-                answer, stacks)
+                "worker gone %.2fs after the deadline; %s.\nStacks of the worker when it was "
+                "killed:\n%s", handle.pid, handle.slot, term.request_line,
+                term.elapsed + (now - term.started), self.watchdog.timeout if self.watchdog else 0,
+                latency, answer, stacks)
         else:
-            self.log.error("WORKER %s (pid:%s, slot:%s): %s; killed.%s\nStacks:\n%s",
+            self.log.error("WORKER %s (pid:%s, slot:%s): %s; worker gone %.2fs after the "
+                           "deadline.%s\nStacks:\n%s",
                            "BOOT TIMEOUT" if term.cause == BOOT_TIMEOUT else "FROZEN",
-                           handle.pid, handle.slot, term.detail,
+                           handle.pid, handle.slot, term.detail, latency,
                            f" {answer}." if answer else "", stacks)
+
+    def _hand_over(self, fd: int, *, exclude: WorkerHandle) -> bool:
+        """Give a rescued idle keep-alive connection to a healthy threaded worker.
+
+        The request that may be waiting on it was never read by the dead
+        worker, so another worker can serve it as if nothing happened.
+        """
+        index = self._listener_index_of(fd)
+        if index is None:
+            return False
+        if self.cfg.is_ssl:
+            return False  # the TLS session died with the worker
+        candidates = [h for h in self.handles.values()
+                      if h is not exclude and h.handoff is not None
+                      and h.worker.accepts_handoff and not h.booting
+                      and not h.stopping and h.termination is None]
+        for handle in candidates:
+            assert handle.handoff is not None
+            try:
+                socket.send_fds(handle.handoff, [bytes([index])], [fd])
+            except OSError:
+                continue
+            os.close(fd)
+            return True
+        return False
+
+    def _listener_index_of(self, fd: int) -> int | None:
+        try:
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                local = sock.getsockname()
+        except OSError:
+            return None
+        for index, listener in enumerate(self.LISTENERS):
+            name = listener.sock.getsockname()
+            if (isinstance(name, tuple) and isinstance(local, tuple) and name[1] == local[1]) \
+                    or name == local:
+                return index
+        return None
 
     # --- ending ----------------------------------------------------------------------------
     def _halt(self, reason: str | None, exit_status: int) -> None:
@@ -836,6 +921,23 @@ class Arbiter:
     # --- figures for observers -------------------------------------------------------------
     def worker_handles(self) -> list[WorkerHandle]:
         return list(self.handles.values())
+
+    def snapshot(self) -> Snapshot:
+        """What every worker is doing, as the status views and metrics read it."""
+        return build(self, [listener_info(listener) for listener in self.LISTENERS])
+
+    def reopen_logs(self) -> None:
+        self.handle_usr1()
+
+
+def listener_info(listener: Listener) -> ListenerInfo:
+    queue = listen_queue(listener.sock)
+    return ListenerInfo(
+        address=str(listener.address),
+        kind="unix" if listener.is_unix else "tcp",
+        queued=queue[0] if queue else None,
+        limit=queue[1] if queue else None,
+    )
 
 
 def timeout_response(status: int, request_id: str) -> bytes:

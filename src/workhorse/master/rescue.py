@@ -26,6 +26,7 @@ import os
 import platform
 import socket
 from collections.abc import Callable
+from typing import Any
 
 #: pidfd_getfd syscall numbers (Linux >= 5.6). x86-64 and arm64 share 438.
 PIDFD_GETFD_SYSCALL = {"x86_64": 438, "aarch64": 438, "arm64": 438, "riscv64": 438,
@@ -69,6 +70,82 @@ def copy_fd(pidfd: int, target_fd: int) -> int:
     fd = int(result)
     os.set_inheritable(fd, False)
     return fd
+
+
+def socket_fds(pid: int) -> list[int]:
+    """The fd numbers of a process's sockets, from /proc (empty if unreadable)."""
+    base = f"/proc/{pid}/fd"
+    found = []
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return []
+    for name in names:
+        try:
+            if os.readlink(f"{base}/{name}").startswith("socket:"):
+                found.append(int(name))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def is_client_of(fd: int, listener_names: list[Any]) -> bool:
+    """Whether ``fd`` is a connected stream socket accepted on one of our listeners."""
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return False
+    try:
+        if sock.type != socket.SOCK_STREAM:
+            return False
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            return False
+        local = sock.getsockname()
+    except OSError:
+        return False
+    finally:
+        sock.close()
+    for name in listener_names:
+        if isinstance(name, tuple) and isinstance(local, tuple):
+            if local[1] == name[1]:
+                return True
+        elif name == local and name:
+            return True
+    return False
+
+
+def has_pending_data(fd: int) -> bool:
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return False
+    try:
+        sock.setblocking(False)
+        return bool(sock.recv(1, socket.MSG_PEEK))
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+def close_quietly(fd: int) -> None:
+    """Close a rescued idle connection with a FIN (drain first so no reset is sent)."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        return
+    try:
+        sock.setblocking(False)
+        sock.shutdown(socket.SHUT_WR)
+        _drain(sock)
+    except OSError:
+        pass
+    finally:
+        sock.close()
 
 
 def answer_and_close(fd: int, response: bytes) -> bool:

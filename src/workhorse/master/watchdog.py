@@ -42,16 +42,26 @@ DUMP_WAIT = 0.15
 #: whole sequence stays well within a second of the deadline.
 ABORT_GRACE = 0.25
 
+#: Added to the heartbeat limit: an idle worker's loop beats once a second,
+#: so its heartbeat is up to that old without anything being wrong.
+HEARTBEAT_SLACK = 1.5
+
 TIMEOUT = "timeout"
 BOOT_TIMEOUT = "boot_timeout"
 FROZEN = "frozen"
+
+
+#: Kinds of rescued connections: the overdue request (answered 504), another
+#: request in flight on the same worker (503), an idle keep-alive connection
+#: (closed cleanly; 503 if a request was already waiting on it).
+OVERDUE, IN_FLIGHT, IDLE = "overdue", "in_flight", "idle"
 
 
 @dataclass
 class RescuedClient:
     fd: int
     thread: int
-    overdue: bool  # the request that timed out (504) or a bystander (503)
+    kind: str
     request_line: str
     request_id: str
 
@@ -69,9 +79,11 @@ class Termination:
     request_line: str = ""
     elapsed: float = 0.0
     seq: int = 0
+    deadline: float = 0.0  # the deadline that was missed (monotonic)
     phase: str = "dump"
     next_step_at: float = 0.0
     rescued: list[RescuedClient] = field(default_factory=list)
+    held_fds: set[int] = field(default_factory=set)  # worker fds already copied
     rescue_error: str = ""
     killed_at: float = 0.0
 
@@ -81,6 +93,7 @@ class Overdue:
     cause: str
     thread: int
     detail: str
+    deadline: float
     request_line: str = ""
     elapsed: float = 0.0
     seq: int = 0
@@ -88,8 +101,11 @@ class Overdue:
 
 class Watchdog:
     def __init__(self, board: Scoreboard, *, timeout: float, boot_timeout: float,
-                 dump_signal: int) -> None:
+                 dump_signal: int, listener_names: list[Any] | None = None) -> None:
         self.board = board
+        #: getsockname() of every listener: a worker socket with one of these
+        #: local addresses is a client connection.
+        self.listener_names = listener_names or []
         self.timeout = timeout
         self.boot_timeout = boot_timeout
         self.dump_signal = dump_signal
@@ -102,20 +118,36 @@ class Watchdog:
         if worker.state == WorkerState.BOOTING:
             if self.boot_timeout and now - worker.spawned > self.boot_timeout:
                 return Overdue(BOOT_TIMEOUT, -1,
-                               f"did not finish booting in {self.boot_timeout:g}s")
+                               f"did not finish booting in {self.boot_timeout:g}s",
+                               worker.spawned + self.boot_timeout)
             return None
         if worker.state not in (WorkerState.READY, WorkerState.STOPPING):
             return None
+        busy = False
         for thread in range(self.board.threads):
             request = self.board.read_request(slot, thread)
-            if request.state in BUSY_STATES and request.deadline and now > request.deadline:
+            if request.state not in BUSY_STATES:
+                continue
+            busy = True
+            if request.deadline and now > request.deadline:
                 return Overdue(TIMEOUT, thread,
                                f"request exceeded its deadline by {now - request.deadline:.2f}s",
-                               request.request_line, now - request.started, request.seq)
-        if self.timeout and now - worker.heartbeat > max(self.timeout, 2.0):
+                               request.deadline, request.request_line, now - request.started,
+                               request.seq)
+        # A loop that stopped beating while no request is in flight (a
+        # request's own deadline covers the busy case): something outside
+        # the request path holds the worker, such as an app thread holding
+        # the GIL, or the process was stopped.
+        limit = self.frozen_after()
+        if not busy and limit and now - worker.heartbeat > limit:
             return Overdue(FROZEN, -1,
-                           f"its main loop has not run for {now - worker.heartbeat:.1f}s")
+                           f"its main loop has not run for {now - worker.heartbeat:.1f}s",
+                           worker.heartbeat + limit)
         return None
+
+    def frozen_after(self) -> float:
+        """Heartbeat age that means frozen: the timeout, but never within a loop tick or two."""
+        return max(self.timeout, 2.0) + HEARTBEAT_SLACK if self.timeout else 0.0
 
     def next_deadline(self, slots: list[int]) -> float | None:
         """The earliest deadline of any request in flight, for the master's sleep."""
@@ -133,7 +165,7 @@ class Watchdog:
         term = Termination(cause=overdue.cause, pid=pid, slot=slot, started=now,
                            detail=overdue.detail, overdue_thread=overdue.thread,
                            request_line=overdue.request_line, elapsed=overdue.elapsed,
-                           seq=overdue.seq)
+                           seq=overdue.seq, deadline=overdue.deadline)
         if overdue.cause != BOOT_TIMEOUT:
             self._rescue_clients(term)
         self._signal(pid, self.dump_signal)
@@ -152,6 +184,9 @@ class Watchdog:
             if term.cause == BOOT_TIMEOUT:
                 self._kill(term, now)
                 return
+            # Connections taken since the dump started (other threads kept
+            # working if the stuck one released the GIL).
+            self._rescue_clients(term)
             self._signal(term.pid, signal.SIGABRT)
             term.phase = "abort"
             term.next_step_at = now + ABORT_GRACE
@@ -176,6 +211,13 @@ class Watchdog:
         term.rescued.clear()
 
     def _rescue_clients(self, term: Termination) -> None:
+        """Take copies of the worker's client sockets (idempotent: known ones are skipped).
+
+        In-flight requests are found through the scoreboard (their fd and
+        sequence number); the threaded worker's idle keep-alive connections
+        through /proc, as the worker's sockets whose local address is one of
+        our listeners', so they are closed cleanly instead of reset.
+        """
         if self.rescue_disabled_reason:
             term.rescue_error = self.rescue_disabled_reason
             return
@@ -186,17 +228,21 @@ class Watchdog:
             return
         try:
             for thread in range(self.board.threads):
-                self._rescue_one(term, pidfd, thread)
+                self._rescue_in_flight(term, pidfd, thread)
+            if self.board.threads > 1:
+                self._rescue_idle(term, pidfd)
         except rescue.RescueUnavailable as exc:
             self.rescue_disabled_reason = str(exc)
             term.rescue_error = str(exc)
         finally:
             os.close(pidfd)
 
-    def _rescue_one(self, term: Termination, pidfd: int, thread: int) -> None:
+    def _rescue_in_flight(self, term: Termination, pidfd: int, thread: int) -> None:
         before = self.board.read_request(term.slot, thread)
         # Only a request whose response has not started can still be answered.
         if before.state not in (RequestState.READING, RequestState.APP) or before.fd < 0:
+            return
+        if before.fd in term.held_fds:
             return
         try:
             fd = rescue.copy_fd(pidfd, before.fd)
@@ -207,10 +253,26 @@ class Watchdog:
                                                          RequestState.APP):
             os.close(fd)  # the fd number may now be another connection's
             return
-        term.rescued.append(RescuedClient(fd=fd, thread=thread,
-                                          overdue=thread == term.overdue_thread,
-                                          request_line=before.request_line,
-                                          request_id=before.request_id))
+        term.held_fds.add(before.fd)
+        term.rescued.append(RescuedClient(
+            fd=fd, thread=thread,
+            kind=OVERDUE if thread == term.overdue_thread else IN_FLIGHT,
+            request_line=before.request_line, request_id=before.request_id))
+
+    def _rescue_idle(self, term: Termination, pidfd: int) -> None:
+        for target in rescue.socket_fds(term.pid):
+            if target in term.held_fds:
+                continue
+            try:
+                fd = rescue.copy_fd(pidfd, target)
+            except OSError:
+                continue
+            if rescue.is_client_of(fd, self.listener_names):
+                term.held_fds.add(target)
+                term.rescued.append(RescuedClient(fd=fd, thread=-1, kind=IDLE,
+                                                  request_line="", request_id=""))
+            else:
+                os.close(fd)
 
     @staticmethod
     def _signal(pid: int, signum: int) -> None:

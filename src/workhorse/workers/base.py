@@ -31,6 +31,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from workhorse.listeners import Listener
+from workhorse.workers.reloader import start_reloader
 from workhorse.scoreboard import ExitReason, Scoreboard
 from workhorse.wsgi.loader import AppImportError, load_app
 
@@ -60,10 +61,17 @@ class WorkerContext:
     arbiter: Any  # what hooks get as `server`
     master_fds: list[int] = field(default_factory=list)  # to close in the child
     dump_fd: int = -1  # write end of this worker's stack-dump pipe
+    #: This worker's end of a datagram socket pair on which the master hands
+    #: over client connections of a worker it had to kill (threaded worker).
+    handoff_fd: int = -1
 
 
 class Worker:
     """A worker process, as the master and Gunicorn's hooks see it."""
+
+    #: Whether this kind can adopt connections the master hands over from a
+    #: worker it killed (only a worker that keeps connections alive can).
+    accepts_handoff = False
 
     def __init__(self, ctx: WorkerContext, *, age: int, slot: int, generation: int) -> None:
         self.ctx = ctx
@@ -129,7 +137,10 @@ class Worker:
         for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2,
                        signal.SIGWINCH, signal.SIGCHLD):
             signal.signal(signum, signal.SIG_DFL)
-        for fd in self.ctx.master_fds:
+        unused = list(self.ctx.master_fds)
+        if not self.accepts_handoff and self.ctx.handoff_fd >= 0:
+            unused.append(self.ctx.handoff_fd)
+        for fd in unused:
             try:
                 os.close(fd)
             except OSError:
@@ -151,6 +162,8 @@ class Worker:
         if self.wsgi is None:
             self.wsgi = self._load_app()
         self._call_hook("post_worker_init", self)
+        if self.cfg.reload:
+            start_reloader(self, self.cfg.reload_extra_files, self.log)
         self.setup()
 
     def _load_app(self) -> Callable[..., Any]:

@@ -54,10 +54,25 @@ POLL_TIMEOUT = 1.0
 #: keep-alive default so a connection is not kept much past its limit.
 REAP_INTERVAL = 0.25
 
+#: How often a stopping worker checks whether its last connections are done.
+STOP_POLL = 0.05
+
 PARKED, ACTIVE, CLOSED = 0, 1, 2
 
 
+def _has_pending_data(client: Connection) -> bool:
+    """A request (or part of one) is waiting on this connection."""
+    if client.conn.trailing_data:
+        return True
+    try:
+        return bool(client.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except OSError:
+        return False
+
+
 class ThreadWorker(Worker):
+    accepts_handoff = True
+
     def setup(self) -> None:
         cfg = self.cfg
         board = self.ctx.board
@@ -81,6 +96,9 @@ class ThreadWorker(Worker):
         self.lock = threading.Lock()
         self.accepting = True
         self.listeners_paused = False
+        handoff_fd = self.ctx.handoff_fd
+        self.handoff = (socket.socket(fileno=handoff_fd, family=socket.AF_UNIX,
+                                      type=socket.SOCK_DGRAM) if handoff_fd >= 0 else None)
         self._stop_r, self._stop_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     @property
@@ -94,6 +112,8 @@ class ThreadWorker(Worker):
         # Level-triggered and never re-armed: once written, it wakes every
         # thread in turn, which is how they all learn that the worker stops.
         self.epoll.register(self._stop_r, select.EPOLLIN)
+        if self.handoff is not None:
+            self.epoll.register(self.handoff.fileno(), ONESHOT_IN)
         pool = [threading.Thread(target=self._thread_main, args=(t,), daemon=True,
                                  name=f"workhorse-request-{t}")
                 for t in range(self.threads)]
@@ -117,7 +137,12 @@ class ThreadWorker(Worker):
         self._graceful_stop(pool)
 
     def _graceful_stop(self, pool: list[threading.Thread]) -> None:
-        """Stop accepting, close idle connections, let in-flight requests finish."""
+        """Stop accepting, let in-flight requests finish, close idle connections cleanly.
+
+        A parked connection on which a request has already arrived is served
+        (with ``Connection: close``) rather than reset; the others are closed
+        with a FIN, which a client sees before it reuses the connection.
+        """
         self.accepting = False
         for fd in self.listener_index:
             try:
@@ -125,7 +150,13 @@ class ThreadWorker(Worker):
             except OSError:
                 pass
         deadline = time.monotonic() + float(self.cfg.graceful_timeout)
-        self._close_parked(lambda client: True)
+        while time.monotonic() < deadline:
+            self._close_parked(lambda client: not _has_pending_data(client))
+            with self.lock:
+                if not self.clients:
+                    break
+            self.notify()
+            time.sleep(STOP_POLL)
         os.write(self._stop_w, b"x")
         for thread in pool:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -173,6 +204,9 @@ class ThreadWorker(Worker):
             for fd, _mask in events:
                 if fd == stop_fd:
                     return
+                if self.handoff is not None and fd == self.handoff.fileno():
+                    self._take_handoff(handler)
+                    continue
                 index = self.listener_index.get(fd)
                 if index is not None:
                     self._accept(fd, index, handler)
@@ -203,10 +237,31 @@ class ThreadWorker(Worker):
             return
         self._serve(handler, client)
 
-    def _adopt(self, sock: socket.socket, peer: Any, index: int) -> Connection | None:
+    def _take_handoff(self, handler: RequestHandler) -> None:
+        """Serve a connection the master took from a worker it had to kill."""
+        assert self.handoff is not None
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.handoff, 16, 1)
+        except OSError:
+            fds, data = [], b""
+        self._rearm(self.handoff.fileno())
+        for fd in fds:
+            sock = socket.socket(fileno=fd)
+            index = data[0] if data and data[0] < len(self.sockets) else 0
+            try:
+                peer = sock.getpeername()
+            except OSError:
+                sock.close()
+                continue
+            client = self._adopt(sock, peer, index, tls=False)
+            if client is not None:
+                self._serve(handler, client)
+
+    def _adopt(self, sock: socket.socket, peer: Any, index: int, *,
+               tls: bool = True) -> Connection | None:
         if sock.family == socket.AF_UNIX:
             set_io_timeouts(sock, self.settings)
-        if self.tls is not None:
+        if self.tls is not None and tls:
             try:
                 sock = self.tls.wrap_socket(sock, server_side=True)
             except (ssl.SSLError, OSError) as exc:
@@ -214,6 +269,7 @@ class ThreadWorker(Worker):
                 sock.close()
                 return None
         client = Connection(sock, peer, ServerConnection(self.limits), index)
+        self.handlers[0].adopt(client)
         with self.lock:
             self.clients[client.fd] = client
             self.states[client.fd] = ACTIVE
@@ -279,6 +335,11 @@ class ThreadWorker(Worker):
 
     def _forget(self, client: Connection) -> None:
         # Closing the socket removes it from the epoll set: no unregister call.
+        # A FIN first, so a client that did not send anything sees a clean close.
+        try:
+            client.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
         client.close()
 
     def _rearm(self, fd: int) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 from workhorse.http import (
     NEED_DATA,
+    NeedData,
     PAUSED,
     ConnectionClosed,
     Data,
@@ -40,6 +41,7 @@ from workhorse.http import (
     ServerConnection,
     error_response,
 )
+from workhorse.http.proxy import parse_proxy_header
 from workhorse.listeners import apply_io_timeouts
 from workhorse.logs import AccessRecord
 from workhorse.scoreboard import RequestSlotWriter
@@ -84,6 +86,9 @@ class HandlerSettings:
     trusted_forwarders: TrustedPeers
     access_log: bool
     server_header: str
+    #: PROXY protocol versions expected from trusted proxies (empty: off).
+    proxy_versions: frozenset[int]
+    proxy_peers: TrustedPeers
 
 
 def set_io_timeouts(sock: socket.socket, settings: HandlerSettings) -> None:
@@ -135,8 +140,8 @@ class HookRequest:
 class Connection:
     """One accepted client connection and its protocol state."""
 
-    __slots__ = ("bytes_in", "conn", "fd", "listener_index", "peer", "proxy_environ",
-                 "registered", "sock")
+    __slots__ = ("bytes_in", "conn", "fd", "listener_index", "peer", "proxy_buffer",
+                 "proxy_environ", "proxy_versions", "registered", "sock")
 
     def __init__(self, sock: socket.socket, peer: Any, conn: ServerConnection,
                  listener_index: int) -> None:
@@ -148,7 +153,15 @@ class Connection:
         self.bytes_in = 0
         self.registered = False  # known to the threaded worker's epoll
         self.proxy_environ: dict[str, str] | None = None
+        #: PROXY protocol versions still expected before the first HTTP byte
+        #: (empty: none expected); see :meth:`expect_proxy_header`.
+        self.proxy_versions: frozenset[int] = frozenset()
+        self.proxy_buffer = b""
         self.listener_index = listener_index
+
+    def expect_proxy_header(self, versions: frozenset[int]) -> None:
+        """The peer is a trusted proxy: its first bytes must be a PROXY header."""
+        self.proxy_versions = versions
 
     def receive(self, flags: int = 0) -> bool:
         """One receive, bounded by the kernel's SO_RCVTIMEO; False on EOF.
@@ -170,8 +183,37 @@ class Connection:
                 raise ClientGone(str(exc)) from exc
             raise
         self.bytes_in += len(data)
-        self.conn.receive_data(data)
+        if self.proxy_versions:
+            self._take_proxy_header(data)
+        else:
+            self.conn.receive_data(data)
         return bool(data)
+
+    def _take_proxy_header(self, data: bytes) -> None:
+        """Strip the PROXY header off the start of the stream (ProtocolError if absent)."""
+        self.proxy_buffer += data
+        result = parse_proxy_header(self.proxy_buffer, eof=not data)
+        if result is NEED_DATA:
+            return
+        assert not isinstance(result, NeedData)
+        info, used = result
+        if info.version not in self.proxy_versions:
+            raise ProtocolError(400, "Invalid PROXY protocol header",
+                                f"version {info.version} is not accepted here")
+        rest = self.proxy_buffer[used:]
+        self.proxy_versions = frozenset()
+        self.proxy_buffer = b""
+        if info.family != "UNKNOWN":
+            self.proxy_environ = {
+                "PROXY_PROTOCOL": info.family,
+                "REMOTE_ADDR": info.src_addr or "",
+                "REMOTE_PORT": str(info.src_port),
+                "PROXY_ADDR": info.dst_addr or "",
+                "PROXY_PORT": str(info.dst_port),
+            }
+        self.conn.receive_data(rest)
+        if not data:
+            self.conn.receive_data(b"")
 
     def next_event(self) -> Any:
         """The next protocol event, receiving as needed (blocking)."""
@@ -266,6 +308,12 @@ class RequestHandler:
         self.pid = os.getpid()
 
     # --- entry points ----------------------------------------------------------
+    def adopt(self, client: Connection) -> None:
+        """A new connection: expect a PROXY header first if its peer is a trusted proxy."""
+        versions = self.settings.proxy_versions
+        if versions and (client.peer is None or client.peer[0] in self.settings.proxy_peers):
+            client.expect_proxy_header(versions)
+
     def begin(self, client: Connection) -> None:
         """A request starts arriving on ``client``: its deadline starts now."""
         now = time.monotonic()

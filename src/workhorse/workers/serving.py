@@ -20,6 +20,9 @@ from workhorse.wsgi.environ import EnvironBuilder, EnvironPolicy, script_name_de
 from workhorse.wsgi.filewrapper import FileWrapper
 from workhorse.wsgi.trust import TrustedPeers
 
+#: PROXY protocol versions accepted for each value of ``proxy_protocol``.
+PROXY_VERSIONS = {"off": frozenset(), "v1": frozenset({1}), "v2": frozenset({2}),
+                  "auto": frozenset({1, 2})}
 #: Access-log atoms that need the scoreboard scanned at each request start.
 BUSY_IDLE_ATOMS = ("%(busy)", "%(idle)")
 
@@ -76,6 +79,8 @@ def handler_settings(cfg: Any, log: Any) -> HandlerSettings:
         trusted_forwarders=TrustedPeers(_as_list(cfg.forwarded_allow_ips)),
         access_log=bool(log.access_log_enabled),
         server_header=SERVER_SOFTWARE,
+        proxy_versions=PROXY_VERSIONS[str(cfg.proxy_protocol)],
+        proxy_peers=TrustedPeers(_as_list(cfg.proxy_allow_ips)),
     )
 
 

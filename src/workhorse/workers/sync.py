@@ -84,6 +84,7 @@ class SyncWorker(Worker):
         conn.close_after_response()
         client = Connection(sock, peer, conn, index)
         handler = self.handler
+        handler.adopt(client)
         try:
             handler.begin(client)
             if self.tls is not None:
