@@ -20,10 +20,18 @@ from workhorse.config import ConfigError, LoadedConfig, load_config, print_confi
 from workhorse.config.loader import start_directory
 
 USAGE_ERROR = 2
+#: ``workhorse status`` and ``workhorse ctl`` talk to a running master; any
+#: other first argument is Gunicorn's command line.
+SUBCOMMANDS = ("status", "ctl")
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:
+        from workhorse.observe import status
+
+        command = status.main if args[0] == "status" else status.ctl_main
+        sys.exit(command(args[1:]))
     sys.exit(run_server(args))
 
 

@@ -14,7 +14,10 @@ merged key by key over :func:`dict_config_defaults` (a top-level
 
 The access path is the hot one: with access logging off, :meth:`Logger.access`
 is one attribute test; with it on, only the atoms the format uses are
-computed (see :mod:`workhorse.logs.access`).
+computed (see :mod:`workhorse.logs.access`). With ``statsd_host`` set, the
+Logger also does what Gunicorn's ``Statsd`` logger class does: it counts
+requests, their duration and status, and error-log lines by level, in
+Gunicorn's metric names (see :mod:`workhorse.logs.statsd`).
 
 Failure policy: setup errors raise :class:`LogSetupError` naming the setting
 and the path; once running, writing and reopening never raise.
@@ -46,6 +49,13 @@ from workhorse.logs.handlers import (
     set_cloexec,
 )
 from workhorse.logs.settings import LogSettings, LogSetupError
+from workhorse.logs.statsd import (
+    LOG_LINES,
+    REQUEST_DURATION,
+    REQUEST_STATUS,
+    REQUESTS,
+    StatsdClient,
+)
 
 ERROR_LOGGER = "gunicorn.error"
 ACCESS_LOGGER = "gunicorn.access"
@@ -144,6 +154,7 @@ class Logger:
         self._access_format: AccessFormat | None = None
         self._own: list[tuple[logging.Logger, logging.Handler]] = []
         self._capturing = False
+        self._statsd: StatsdClient | None = None
         self.setup(cfg)
 
     # -- setup ---------------------------------------------------------------
@@ -194,6 +205,7 @@ class Logger:
         self.access_log.propagate = False
         self._apply_user_config(cfg)
         self._access_format = access_format
+        self._use_statsd(StatsdClient.from_settings(cfg))
 
     def _build_handlers(self, cfg: LogSettings) -> list[tuple[logging.Logger, logging.Handler]]:
         built: list[tuple[logging.Logger, logging.Handler]] = []
@@ -258,6 +270,16 @@ class Logger:
             os.close(fd)
         give_to(path, cfg.user, cfg.group)
 
+    def _use_statsd(self, client: StatsdClient | None) -> None:
+        """Send Gunicorn's StatsD metrics with ``client`` (``statsd_host`` set), or stop."""
+        previous, self._statsd = self._statsd, None
+        if previous is not None:
+            previous.close()
+        if client is not None and client.error is not None:
+            self.warning("StatsD metrics are off: %s", client.error)
+            return
+        self._statsd = client
+
     def _drop_own_handlers(self) -> None:
         for logger, handler in self._own:
             logger.removeHandler(handler)
@@ -305,12 +327,15 @@ class Logger:
 
     def critical(self, msg: object, *args: object, **kwargs: Any) -> None:
         self.error_log.critical(msg, *args, **kwargs)
+        self._count_line("critical")
 
     def error(self, msg: object, *args: object, **kwargs: Any) -> None:
         self.error_log.error(msg, *args, **kwargs)
+        self._count_line("error")
 
     def warning(self, msg: object, *args: object, **kwargs: Any) -> None:
         self.error_log.warning(msg, *args, **kwargs)
+        self._count_line("warning")
 
     def info(self, msg: object, *args: object, **kwargs: Any) -> None:
         self.error_log.info(msg, *args, **kwargs)
@@ -320,6 +345,12 @@ class Logger:
 
     def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
         self.error_log.exception(msg, *args, **kwargs)
+        self._count_line("exception")
+
+    def _count_line(self, level: str) -> None:
+        """Gunicorn's StatsD logger counts these levels as ``gunicorn.log.<level>``."""
+        if self._statsd is not None:
+            self._statsd.incr(LOG_LINES + level)
 
     def log(self, level: int | str, msg: object, *args: object, **kwargs: Any) -> None:
         """Log at ``level``: a number or a name (unknown names mean INFO)."""
@@ -332,10 +363,16 @@ class Logger:
     @property
     def access_log_enabled(self) -> bool:
         """False when :meth:`access` does nothing: skip building the record."""
-        return self._access_format is not None
+        return self._access_format is not None or self._statsd is not None
 
     def access(self, record: AccessRecord) -> None:
-        """Write the access log line of ``record`` (never raises)."""
+        """Write the access log line of ``record`` (never raises); count it in StatsD."""
+        statsd = self._statsd
+        if statsd is not None:
+            # Gunicorn's three metrics per request, in its order.
+            statsd.timing(REQUEST_DURATION, record.duration * 1000.0)
+            statsd.incr(REQUESTS)
+            statsd.incr(f"{REQUEST_STATUS}{record.status}")
         access_format = self._access_format
         if access_format is None:
             return
@@ -416,6 +453,7 @@ class Logger:
         return None
 
     def close(self) -> None:
-        """Remove and close the handlers this Logger added."""
+        """Remove and close the handlers this Logger added, and the StatsD socket."""
         self._drop_own_handlers()
         self._access_format = None
+        self._use_statsd(None)

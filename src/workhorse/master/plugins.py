@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from workhorse.logs.statsd import StatsdClient
+from workhorse.observe.appmetrics import AppMetrics
+from workhorse.observe.plugins import observe_plugins
+
 
 class MasterPlugin:
     def start(self, arbiter: Any) -> None:
@@ -33,6 +37,15 @@ class MasterPlugin:
         """Close what ``start`` opened."""
 
 
-def default_plugins(cfg: Any) -> list[MasterPlugin]:
-    """The plugins a configuration asks for."""
-    return []
+def default_plugins(cfg: Any) -> list[Any]:
+    """The plugins a configuration asks for: control socket, metrics, StatsD, app metrics."""
+    app_metrics = AppMetrics.setup() if cfg.metrics_bind else None
+    plugins: list[Any] = observe_plugins(
+        cfg,
+        app_metrics=app_metrics.collect if app_metrics else None,
+        app_metrics_openmetrics=app_metrics.collect_openmetrics if app_metrics else None,
+        statsd=StatsdClient.from_settings(cfg),
+    )
+    if app_metrics is not None:
+        plugins.append(app_metrics)
+    return plugins

@@ -1,0 +1,238 @@
+"""``/metrics``, ``/healthz`` and ``/readyz``, served over HTTP by the master itself.
+
+Strategy: the smallest HTTP/1.1 server that a Prometheus scraper, a load
+balancer's health check and ``curl`` all accept, running in the master's
+loop so it answers while every worker is busy or stuck. One request per
+connection: read the head (at most 8 KiB, within the client deadline),
+answer with ``Connection: close`` and a Content-Length, close. Bodies are
+ignored (no endpoint takes one). The answers come from one snapshot:
+
+- ``/metrics``: :mod:`workhorse.observe.prometheus`, in OpenMetrics when the
+  ``Accept`` header prefers ``application/openmetrics-text``, else the text
+  format 0.0.4, followed by the application's metrics if a source is given;
+- ``/healthz``: 200 "ok" (the master's loop is alive: it answered);
+- ``/readyz``: 200 when a ready worker has an idle request slot, i.e. a
+  request sent now would be taken at once; else 503 with the reason.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from workhorse.observe.contract import ObserveSettings
+from workhorse.observe.oneshot import CLIENT_TIMEOUT, MAX_CONNECTIONS, OneShotServer
+from workhorse.observe.prometheus import (
+    CONTENT_TYPE_OPENMETRICS,
+    CONTENT_TYPE_TEXT,
+    merge_app_metrics,
+    render,
+)
+from workhorse.observe.schema import Snapshot
+from workhorse.observe.sockets import FileIdentity, bind_address, unlink_if_ours
+
+#: A scraper's request head is a few hundred bytes; browsers stay far below this.
+MAX_HEAD = 8 * 1024
+OPENMETRICS_TYPE = "application/openmetrics-text"
+TEXT_TYPES = ("text/plain", "text/*", "*/*")
+METHODS = ("GET", "HEAD")
+
+REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+           431: "Request Header Fields Too Large", 500: "Internal Server Error",
+           503: "Service Unavailable"}
+
+AppMetrics = Callable[[], bytes]
+
+
+class BadRequest(Exception):
+    """The request head cannot be understood."""
+
+
+def response(status: int, body: bytes, *, content_type: str = "text/plain; charset=utf-8",
+             head_only: bool = False, extra: tuple[tuple[str, str], ...] = ()) -> bytes:
+    """A complete HTTP/1.1 response that closes the connection."""
+    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}",
+             f"Date: {email.utils.formatdate(usegmt=True)}",
+             f"Content-Type: {content_type}",
+             f"Content-Length: {len(body)}",
+             "Cache-Control: no-store",
+             "Connection: close",
+             *(f"{name}: {value}" for name, value in extra)]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head if head_only else head + body
+
+
+def parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
+    """Method, path and headers (lower-case names, repeats joined by commas)."""
+    text = head.decode("latin-1")
+    request_line, *header_lines = text.replace("\r\n", "\n").split("\n")
+    parts = request_line.split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[0].isalpha():
+        raise BadRequest(f"malformed request line {request_line[:80]!r}")
+    method, target, _ = parts
+    headers: dict[str, str] = {}
+    for line in header_lines:
+        if not line:
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip():
+            raise BadRequest(f"malformed header line {line[:80]!r}")
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+    return method, urlsplit(target).path or "/", headers
+
+
+def wants_openmetrics(accept: str) -> bool:
+    """True when the Accept header rates OpenMetrics at least as high as plain text."""
+    best_openmetrics = 0.0
+    best_text = 0.0
+    for media_range in accept.split(","):
+        kind, *params = (part.strip() for part in media_range.split(";"))
+        quality = _quality(params)
+        if kind.lower() == OPENMETRICS_TYPE:
+            best_openmetrics = max(best_openmetrics, quality)
+        elif kind.lower() in TEXT_TYPES:
+            best_text = max(best_text, quality)
+    return best_openmetrics > 0 and best_openmetrics >= best_text
+
+
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return max(0.0, min(1.0, float(value)))
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def readiness(snapshot: Snapshot) -> tuple[bool, str]:
+    """Can a request be taken right now, and a one-line reason."""
+    summary = snapshot["summary"]
+    if summary["idle"] > 0:
+        return True, f"ready: {summary['idle']} idle request slot(s)"
+    if summary["workers_ready"] == 0:
+        return False, (f"no worker is ready ({summary['workers_booting']} booting, target"
+                       f" {summary['target_workers']})")
+    return False, f"all {summary['slots_total']} request slots are busy"
+
+
+class MetricsServer(OneShotServer):
+    """The master plugin serving the metrics and health endpoints on ``bind``.
+
+    ``app_metrics`` returns the application's metrics in the text format
+    0.0.4 (e.g. ``prometheus_client.generate_latest`` over a multiprocess
+    registry); ``app_metrics_openmetrics`` the same in OpenMetrics. A
+    scraper that prefers OpenMetrics gets it only when every part can be
+    written in it, i.e. when there are no app metrics or both are given.
+    """
+
+    name = "metrics endpoint"
+    max_request = MAX_HEAD
+
+    def __init__(self, bind: str, app_metrics: AppMetrics | None = None, *,
+                 app_metrics_openmetrics: AppMetrics | None = None,
+                 client_timeout: float = CLIENT_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
+        super().__init__(client_timeout=client_timeout, max_connections=max_connections)
+        self.bind = bind
+        self.app_metrics = app_metrics
+        self.app_metrics_openmetrics = app_metrics_openmetrics
+        self._identity: FileIdentity | None = None
+        self._path = ""
+
+    @classmethod
+    def from_config(cls, cfg: ObserveSettings, app_metrics: AppMetrics | None = None, *,
+                    app_metrics_openmetrics: AppMetrics | None = None) -> MetricsServer | None:
+        """The server ``metrics_bind`` asks for; None when it is unset."""
+        if not cfg.metrics_bind:
+            return None
+        return cls(cfg.metrics_bind, app_metrics,
+                   app_metrics_openmetrics=app_metrics_openmetrics)
+
+    # --- socket ----------------------------------------------------------------------
+    def open_listener(self) -> socket.socket:
+        sock, self._identity = bind_address(self.bind)
+        if sock.family == socket.AF_UNIX:
+            self._path = str(sock.getsockname())
+        return sock
+
+    def close_listener(self, sock: socket.socket) -> None:
+        try:
+            unlink_if_ours(self._path, self._identity)
+        except OSError as exc:
+            self._log().warning("metrics endpoint: cannot remove %s: %s", self._path, exc)
+        self._identity = None
+        sock.close()
+
+    @property
+    def address(self) -> str:
+        """Where it listens now ("host:port" or a path), "" when not listening."""
+        if self.listener is None:
+            return ""
+        name = self.listener.getsockname()
+        if isinstance(name, str):
+            return name
+        host, port = name[:2]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    # --- HTTP ------------------------------------------------------------------------
+    def request_length(self, data: bytearray, eof: bool) -> int | None:
+        for terminator in (b"\r\n\r\n", b"\n\n"):
+            end = data.find(terminator)
+            if end >= 0:
+                return end + len(terminator)
+        return None
+
+    def answer(self, request: bytes) -> bytes:
+        try:
+            method, path, headers = parse_head(request)
+        except BadRequest as exc:
+            return response(400, f"{exc}\n".encode())
+        if method not in METHODS:
+            return response(405, b"only GET and HEAD\n", extra=(("Allow", "GET, HEAD"),))
+        head_only = method == "HEAD"
+        if path == "/metrics":
+            return self._metrics(headers.get("accept", ""), head_only)
+        if path == "/healthz":
+            return response(200, b"ok\n", head_only=head_only)
+        if path == "/readyz":
+            return self._readyz(head_only)
+        return response(404, b"not found: try /metrics, /healthz or /readyz\n",
+                        head_only=head_only)
+
+    def _metrics(self, accept: str, head_only: bool) -> bytes:
+        assert self._arbiter is not None
+        openmetrics = wants_openmetrics(accept) and (
+            self.app_metrics is None or self.app_metrics_openmetrics is not None)
+        body = render(self._arbiter.snapshot(), openmetrics=openmetrics)
+        source = self.app_metrics_openmetrics if openmetrics else self.app_metrics
+        if source is not None:
+            body = merge_app_metrics(body, self._app_text(source), openmetrics=openmetrics)
+        content_type = CONTENT_TYPE_OPENMETRICS if openmetrics else CONTENT_TYPE_TEXT
+        return response(200, body, content_type=content_type, head_only=head_only)
+
+    def _app_text(self, source: AppMetrics) -> bytes:
+        try:
+            return source()
+        except Exception:
+            self._log().exception("metrics endpoint: the application's metrics failed;"
+                                  " serving workhorse's alone")
+            return b""
+
+    def _readyz(self, head_only: bool) -> bytes:
+        assert self._arbiter is not None
+        ready, reason = readiness(self._arbiter.snapshot())
+        return response(200 if ready else 503, f"{reason}\n".encode(), head_only=head_only)
+
+    def too_large(self) -> bytes:
+        return response(431, f"request head larger than {MAX_HEAD} bytes\n".encode())
+
+    def busy(self) -> bytes:
+        return response(503, b"too many connections\n", extra=(("Retry-After", "1"),))
+
+    def failure(self) -> bytes:
+        return response(500, b"internal error; see the master's error log\n")
