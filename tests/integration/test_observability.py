@@ -65,7 +65,8 @@ def test_busy_and_idle_are_exact(server_factory, stuck_env, kind, threads):
     server = server_factory(["-k", kind, "--threads", str(threads), "-w", str(workers),
                              "--metrics-bind", f"127.0.0.1:{metrics_port}",
                              "--access-logfile", "-",
-                             "--access-logformat", "%(r)s busy=%(busy)s idle=%(idle)s slot=%(slot)s",
+                             "--access-logformat",
+                             "%(r)s busy=%(busy)s idle=%(idle)s slot=%(slot)s",
                              "stuckapp:app"], env=stuck_env)
     server.wait_booted(workers)
     slots = workers * threads

@@ -101,12 +101,18 @@ def test_exception_after_headers_closes_connection(server):
     wait_for(lambda: "boom after headers" in server.log(), message="traceback in the log")
 
 
-@pytest.mark.parametrize("path", ["/bad-status", "/bad-header", "/hop-by-hop",
+@pytest.mark.parametrize("path", ["/bad-status", "/bad-header",
                                   "/no-start-response", "/not-iterable"])
 def test_broken_apps_get_500(server, path):
     response = requests.get(server.url + path, timeout=5)
     assert response.status_code == 500
     assert "Injected" not in response.headers
+
+
+def test_hop_by_hop_headers_from_the_app_are_dropped(server):
+    raw = raw_request(server.port, b"GET /hop-by-hop HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200")
+    assert b"keep-alive" not in raw.lower().split(b"\r\n\r\n")[0]
 
 
 def test_close_raising_is_logged_but_response_is_sent(server):

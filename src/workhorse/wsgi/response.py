@@ -20,6 +20,11 @@ from workhorse.http import ServerConnection
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
+#: Hop-by-hop headers (RFC 9110 7.6.1): the server's business, not the app's.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+                        "te", "trailer", "upgrade", "proxy-authenticate", "proxy-authorization"})
+
+
 class AppError(Exception):
     """The application broke the WSGI contract; the message says how."""
 
@@ -72,6 +77,8 @@ class Response:
         self.status_code, self.reason = parse_status(status)
         self.status = status
         self.headers = check_headers(headers)
+        if any(name.lower() in HOP_BY_HOP for name, _ in self.headers):
+            self.headers = self._without_hop_by_hop(self.headers)
         self.content_length = _content_length(self.headers)
         return self.write
 
@@ -123,6 +130,22 @@ class Response:
         if tail:
             self.written += len(tail)
             self._send(tail)
+
+    def _without_hop_by_hop(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Drop hop-by-hop headers the app set, as Gunicorn does; honour ``Connection: close``.
+
+        PEP 3333 forbids them in apps, but apps that run on Gunicorn send
+        them (``Connection: close`` most of all), and Gunicorn silently drops
+        them; refusing them would break those apps for no gain.
+        """
+        kept = []
+        for name, value in headers:
+            lower = name.lower()
+            if lower not in HOP_BY_HOP:
+                kept.append((name, value))
+            elif lower == "connection" and "close" in value.lower():
+                self._conn.close_after_response()
+        return kept
 
     def _take_head(self) -> bytes:
         head = self._conn.send_response(self.status_code, self.headers, reason=self.reason)
