@@ -19,11 +19,11 @@ def server_factory(tmp_path: Path) -> Iterator[Any]:
     """``start(args, **kw)`` starts a server and returns it; all are stopped at teardown."""
     started: list[Server] = []
 
-    def start(args: list[str], *, wait: bool = True, **kwargs: Any) -> Server:
+    def start(args: list[str], *, wait: bool = True, bind: bool = True, **kwargs: Any) -> Server:
         kwargs.setdefault("log_path", tmp_path / f"server{len(started)}.log")
         server = Server(args, **kwargs)
         started.append(server)
-        server.start(wait=wait)
+        server.start(wait=wait, bind=bind)
         return server
 
     yield start

@@ -71,7 +71,8 @@ class Server:
 
     def __init__(self, args: Sequence[str], *, cwd: Path | str | None = None,
                  env: dict[str, str] | None = None, port: int | None = None,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, command: Sequence[str] | None = None,
+                 pass_fds: Sequence[int] = ()) -> None:
         self.port = port if port is not None else free_port()
         self.args = list(args)
         self.cwd = str(cwd or REPO)
@@ -85,6 +86,8 @@ class Server:
         if env:
             self.env.update(env)
         self.log_path = log_path
+        self.command = list(command) if command else None
+        self.pass_fds = tuple(pass_fds)
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_file: Any = None
         self.seen_pids: set[int] = set()
@@ -94,15 +97,17 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, *, wait: bool = True, bind: bool = True) -> Server:
-        cmd = [sys.executable, "-m", "workhorse", *self.args]
-        if bind and not any(a in ("-b", "--bind") or a.startswith("--bind=") for a in self.args):
+        cmd = self.command or [sys.executable, "-m", "workhorse", *self.args]
+        explicit = any(a in ("-b", "--bind") or a.startswith("--bind=") for a in self.args)
+        if bind and self.command is None and not explicit:
             cmd[3:3] = ["-b", f"127.0.0.1:{self.port}"]
         out: Any = subprocess.DEVNULL
         if self.log_path is not None:
             self._log_file = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
             out = self._log_file
         self.proc = subprocess.Popen(cmd, cwd=self.cwd, env=self.env, stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     pass_fds=self.pass_fds)
         if wait:
             self.wait_ready()
         return self

@@ -108,6 +108,10 @@ def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             start_response("500 Internal Server Error", [("Content-Type", "text/plain")],
                            sys.exc_info())
         return [b"recovered"]
+    if path == "/whoami":
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"uid": os.getuid(), "gid": os.getgid(), "cwd": os.getcwd(),
+                            "env": os.environ.get(q.get("var", ""), None)}).encode()]
     if path == "/print":
         print("printed-by-app", flush=True)
         start_response("200 OK", [])

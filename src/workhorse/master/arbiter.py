@@ -212,7 +212,7 @@ class Arbiter:
         self.board = Scoreboard(capacity, max(1, int(cfg.threads)))
         self.watchdog = Watchdog(self.board, timeout=float(cfg.timeout or 0),
                                  boot_timeout=float(getattr(cfg, "boot_timeout", 0) or 0),
-                                 dump_signal=DUMP_SIGNAL,
+                                 dump_signal=DUMP_SIGNAL if cfg.timeout_stack_dump else None,
                                  listener_names=[s.sock.getsockname() for s in self.LISTENERS])
         if cfg.is_ssl:
             self.watchdog.rescue_disabled_reason = (

@@ -101,7 +101,7 @@ class Overdue:
 
 class Watchdog:
     def __init__(self, board: Scoreboard, *, timeout: float, boot_timeout: float,
-                 dump_signal: int, listener_names: list[Any] | None = None) -> None:
+                 dump_signal: int | None, listener_names: list[Any] | None = None) -> None:
         self.board = board
         #: getsockname() of every listener: a worker socket with one of these
         #: local addresses is a client connection.
@@ -168,7 +168,8 @@ class Watchdog:
                            seq=overdue.seq, deadline=overdue.deadline)
         if overdue.cause != BOOT_TIMEOUT:
             self._rescue_clients(term)
-        self._signal(pid, self.dump_signal)
+        if self.dump_signal is not None:
+            self._signal(pid, self.dump_signal)
         term.phase = "dump"
         term.next_step_at = now + DUMP_WAIT
         return term

@@ -31,8 +31,8 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from workhorse.listeners import Listener
-from workhorse.workers.reloader import start_reloader
 from workhorse.scoreboard import ExitReason, Scoreboard
+from workhorse.workers.reloader import start_reloader
 from workhorse.wsgi.loader import AppImportError, load_app
 
 #: Exit codes, as Gunicorn's arbiter reads them.

@@ -34,7 +34,7 @@ import threading
 import time
 from typing import Any
 
-from workhorse.http import ServerConnection
+from workhorse.http import ProtocolError, ServerConnection
 from workhorse.workers import serving
 from workhorse.workers.base import LOOP_TICK, Worker
 from workhorse.workers.handler import (
@@ -204,16 +204,24 @@ class ThreadWorker(Worker):
             for fd, _mask in events:
                 if fd == stop_fd:
                     return
-                if self.handoff is not None and fd == self.handoff.fileno():
-                    self._take_handoff(handler)
-                    continue
-                index = self.listener_index.get(fd)
-                if index is not None:
-                    self._accept(fd, index, handler)
-                    continue
-                client = self._claim(fd)
-                if client is not None:
-                    self._serve(handler, client)
+                try:
+                    self._dispatch(fd, handler)
+                except Exception:
+                    # A request thread must outlive any one connection's fault.
+                    self.log.exception("Unexpected error in request thread %d", thread)
+                    handler.slot.abandon()
+
+    def _dispatch(self, fd: int, handler: RequestHandler) -> None:
+        if self.handoff is not None and fd == self.handoff.fileno():
+            self._take_handoff(handler)
+            return
+        index = self.listener_index.get(fd)
+        if index is not None:
+            self._accept(fd, index, handler)
+            return
+        client = self._claim(fd)
+        if client is not None:
+            self._serve(handler, client)
 
     def _accept(self, fd: int, index: int, handler: RequestHandler) -> None:
         listener = self.listen_socks[index]
@@ -263,7 +271,7 @@ class ThreadWorker(Worker):
             set_io_timeouts(sock, self.settings)
         if self.tls is not None and tls:
             try:
-                sock = self.tls.wrap_socket(sock, server_side=True)
+                sock = serving.wrap_tls(self.tls, sock, self.cfg)
             except (ssl.SSLError, OSError) as exc:
                 self.log.debug("TLS handshake failed: %s", exc)
                 sock.close()
@@ -284,29 +292,47 @@ class ThreadWorker(Worker):
             return self.clients.get(fd)
 
     def _serve(self, handler: RequestHandler, client: Connection) -> None:
-        handler.begin(client)
-        try:
-            client.receive(socket.MSG_DONTWAIT)
-        except ReadTimeout:  # nothing there after all (a spurious wake-up)
-            handler.slot.abandon()
-            self._park(client)
-            return
-        except (ClientGone, OSError):
-            handler.slot.abandon()
-            self._close(client)
-            return
-        if not self.alive:
-            client.conn.close_after_response()
-        try:
-            keep = handler.serve(client, may_wait_for_head=False)
-        except Exception:
-            self.log.exception("Error serving a connection")
-            handler.slot.abandon()
-            keep = False
+        while True:
+            keep = self._serve_once(handler, client)
+            if keep is None:
+                return
+            # TLS may hold decrypted bytes the kernel no longer reports as
+            # readable: epoll would never wake for them, so serve them now.
+            if not (keep and isinstance(client.sock, ssl.SSLSocket) and client.sock.pending()):
+                break
         if keep and (self.alive or client.conn.trailing_data):
             self._park(client)
         else:
             self._close(client)
+
+    def _serve_once(self, handler: RequestHandler, client: Connection) -> bool | None:
+        """One receive and what it completes; None when the connection was already handled."""
+        handler.begin(client)
+        # TLS sockets accept no recv flags; the ready event (or pending TLS
+        # bytes) says there is something to read.
+        flags = 0 if isinstance(client.sock, ssl.SSLSocket) else socket.MSG_DONTWAIT
+        try:
+            client.receive(flags)
+        except ReadTimeout:  # nothing there after all (a spurious wake-up)
+            handler.slot.abandon()
+            self._park(client)
+            return None
+        except ProtocolError as exc:  # e.g. a missing PROXY header
+            handler.reject(client, exc)
+            self._close(client)
+            return None
+        except (ClientGone, OSError):
+            handler.slot.abandon()
+            self._close(client)
+            return None
+        if not self.alive:
+            client.conn.close_after_response()
+        try:
+            return handler.serve(client, may_wait_for_head=False)
+        except Exception:
+            self.log.exception("Error serving a connection")
+            handler.slot.abandon()
+            return False
 
     def _park(self, client: Connection) -> None:
         fd = client.fd

@@ -30,12 +30,12 @@ from typing import Any
 
 from workhorse.http import (
     NEED_DATA,
-    NeedData,
     PAUSED,
     ConnectionClosed,
     Data,
     EndOfMessage,
     LocalProtocolError,
+    NeedData,
     ProtocolError,
     Request,
     ServerConnection,
@@ -176,6 +176,8 @@ class Connection:
             raise ReadTimeout(str(exc)) from exc
         except ssl.SSLWantReadError as exc:
             raise ReadTimeout(str(exc)) from exc
+        except ssl.SSLError as exc:  # a bad TLS client (handshake, protocol): just drop it
+            raise ClientGone(f"TLS error: {exc}") from exc
         except CLIENT_GONE as exc:
             raise ClientGone(str(exc)) from exc
         except OSError as exc:
@@ -345,7 +347,7 @@ class RequestHandler:
                         if event is NEED_DATA and time.monotonic() > head_deadline:
                             raise ReadTimeout("request head not complete in time")
             except ProtocolError as exc:
-                self._reject(client, exc)
+                self.reject(client, exc)
                 return False
             except ClientGone:
                 self.slot.abandon()
@@ -384,7 +386,7 @@ class RequestHandler:
         try:
             environ = builder.build(request, client.peer, body, client.proxy_environ)
         except ProtocolError as exc:
-            self._reject(client, exc)
+            self.reject(client, exc)
             return False
         trusted = client.peer is None or client.peer[0] in settings.trusted_forwarders
         request_id, queue_time = self._request_identity(environ, trusted, now_wall)
@@ -463,10 +465,13 @@ class RequestHandler:
 
     def _send_body(self, client: Connection, response: Response, result: Iterable[bytes],
                    rid_header: tuple[str, str], environ_method: str) -> None:
-        if isinstance(result, FileWrapper) and self._sendfile(
-            client, response, result, environ_method
-        ):
-            return
+        if isinstance(result, FileWrapper):
+            if self._sendfile(client, response, result, environ_method):
+                return
+            span = result.sendfile_span()
+            if span is not None and response.started:
+                # A regular file has a known length: send it, not chunks.
+                response.set_content_length(span[2])
         if type(result) is list and len(result) == 1 and response.sent == 0:
             # The whole body is known: give it a length instead of chunking.
             chunk = result[0]
@@ -561,7 +566,7 @@ class RequestHandler:
         return source
 
     # --- errors before the app ----------------------------------------------------
-    def _reject(self, client: Connection, exc: ProtocolError) -> None:
+    def reject(self, client: Connection, exc: ProtocolError) -> None:
         """Answer a malformed request with its 4xx and log why."""
         self.log.info("Invalid request from %s: %s (%d)", _client_text(client.peer),
                       getattr(exc, "detail", None) or exc, exc.status)

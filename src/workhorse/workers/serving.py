@@ -115,6 +115,13 @@ def make_handler(worker: Any, board: Scoreboard, slot: RequestSlotWriter, thread
     )
 
 
+def wrap_tls(context: ssl.SSLContext, sock: Any, cfg: Any) -> ssl.SSLSocket:
+    """Server side of TLS on an accepted socket, with Gunicorn's handshake options."""
+    return context.wrap_socket(sock, server_side=True,
+                               do_handshake_on_connect=bool(cfg.do_handshake_on_connect),
+                               suppress_ragged_eofs=bool(cfg.suppress_ragged_eofs))
+
+
 def ssl_context(cfg: Any) -> ssl.SSLContext | None:
     """The server TLS context from certfile/keyfile/ca_certs/cert_reqs/ciphers."""
     if not (cfg.certfile or cfg.keyfile):

@@ -103,7 +103,7 @@ class SyncWorker(Worker):
     def _handshake(self, sock: socket.socket) -> ssl.SSLSocket | None:
         assert self.tls is not None
         try:
-            return self.tls.wrap_socket(sock, server_side=True)
+            return serving.wrap_tls(self.tls, sock, self.cfg)
         except (ssl.SSLError, OSError) as exc:
             self.log.debug("TLS handshake failed: %s", exc)
             return None
