@@ -308,14 +308,14 @@ def test_tls(server_factory, tmp_path, kind):
 
     def get(path: str) -> bytes:
         try:
-            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw:
-                with context.wrap_socket(raw, server_hostname="localhost") as sock:
-                    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-                                 .encode())
-                    data = b""
-                    while chunk := sock.recv(65536):
-                        data += chunk
-                    return data
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw, \
+                    context.wrap_socket(raw, server_hostname="localhost") as sock:
+                sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                             .encode())
+                data = b""
+                while chunk := sock.recv(65536):
+                    data += chunk
+                return data
         except OSError:
             return b""
 
