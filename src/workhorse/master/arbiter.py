@@ -814,7 +814,9 @@ class Arbiter:
                     close_quietly(client.fd)
                     continue
             status = 504 if client.kind == OVERDUE else 503
-            if not answer_and_close(client.fd, timeout_response(status, client.request_id)):
+            head_only = client.request_line.startswith("HEAD ")
+            if not answer_and_close(client.fd, timeout_response(status, client.request_id,
+                                                                head_only=head_only)):
                 continue
             if status == 504:
                 overdue_answered = True
@@ -940,7 +942,7 @@ def listener_info(listener: Listener) -> ListenerInfo:
     )
 
 
-def timeout_response(status: int, request_id: str) -> bytes:
+def timeout_response(status: int, request_id: str, *, head_only: bool = False) -> bytes:
     reason = "Gateway Timeout" if status == 504 else "Service Unavailable"
     text = ("The request took longer than the server's timeout and was stopped.\n"
             if status == 504 else
@@ -953,7 +955,8 @@ def timeout_response(status: int, request_id: str) -> bytes:
         head += f"X-Request-ID: {request_id}\r\n"
     if status == 503:
         head += "Retry-After: 1\r\n"
-    return head.encode("latin-1") + b"\r\n" + text
+    # A response to HEAD announces the body's length but carries none (RFC 9112 6.3).
+    return head.encode("latin-1") + b"\r\n" + (b"" if head_only else text)
 
 
 def read_rss(pid: int) -> int:

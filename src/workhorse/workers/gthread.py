@@ -168,8 +168,11 @@ class ThreadWorker(Worker):
 
         def expired(client: Connection) -> bool:
             since = self.parked_since.get(client.fd, now)
-            limit = head_timeout if client.conn.trailing_data else keepalive
-            return now - since > limit
+            if client.conn.trailing_data:  # a head stalled half-way
+                return now - since > head_timeout
+            # An idle connection past its keep-alive, unless a request has just
+            # arrived on it and only waits for a thread to pick it up.
+            return now - since > keepalive and not _has_pending_data(client)
 
         self._close_parked(expired)
         self.slot_writer.set_connections(len(self.clients))

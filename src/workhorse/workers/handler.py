@@ -58,6 +58,11 @@ RECV_SIZE = 65536
 #: alive after the app answered without reading it; more than this and the
 #: connection is closed instead (reading a large upload nobody wants is waste).
 MAX_DRAIN = 256 * 1024
+#: Lingering close: how long to keep reading and dropping a body nobody
+#: wants after the response, and the longest silence tolerated meanwhile.
+#: (nginx's own lingering_timeout is 5 s; a client still sending is fast.)
+LINGER_SECONDS = 2.0
+LINGER_READ_TIMEOUT = 0.5
 #: Errors that mean the client went away: never worth a traceback.
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError,
                ssl.SSLEOFError)
@@ -140,7 +145,7 @@ class HookRequest:
 class Connection:
     """One accepted client connection and its protocol state."""
 
-    __slots__ = ("bytes_in", "conn", "fd", "listener_index", "peer", "proxy_buffer",
+    __slots__ = ("bytes_in", "conn", "fd", "linger", "listener_index", "peer", "proxy_buffer",
                  "proxy_environ", "proxy_versions", "registered", "sock")
 
     def __init__(self, sock: socket.socket, peer: Any, conn: ServerConnection,
@@ -152,6 +157,8 @@ class Connection:
         self.conn = conn
         self.bytes_in = 0
         self.registered = False  # known to the threaded worker's epoll
+        #: The client may still be sending a body nobody read: close in stages.
+        self.linger = False
         self.proxy_environ: dict[str, str] | None = None
         #: PROXY protocol versions still expected before the first HTTP byte
         #: (empty: none expected); see :meth:`expect_proxy_header`.
@@ -240,8 +247,29 @@ class Connection:
             raise
 
     def close(self) -> None:
+        if self.linger:
+            self._lingering_close()
         try:
             self.sock.close()
+        except OSError:
+            pass
+
+    def _lingering_close(self) -> None:
+        """Close in stages (RFC 9112 9.6) when the client may still be sending.
+
+        Closing a socket with unread data makes the kernel send a reset,
+        which can destroy the response before the client (or nginx) reads
+        it. So: stop sending (FIN), read and drop what still arrives for a
+        bounded time, then close.
+        """
+        if isinstance(self.sock, ssl.SSLSocket):
+            return
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+            apply_io_timeouts(self.sock, LINGER_READ_TIMEOUT, LINGER_READ_TIMEOUT)
+            deadline = time.monotonic() + LINGER_SECONDS
+            while time.monotonic() < deadline and self.sock.recv(RECV_SIZE):
+                pass
         except OSError:
             pass
 
@@ -404,6 +432,8 @@ class RequestHandler:
         keep = self._run_app(client, environ, response, request_id)
         if keep and not conn.request_body_complete:
             keep = self._drain(client, body)
+        if not conn.request_body_complete:
+            client.linger = True
         if self.post_request is not None and hook_req is not None:
             self._run_hook("post_request", self.post_request, self.worker, hook_req, environ,
                            response)

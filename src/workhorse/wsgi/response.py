@@ -96,6 +96,11 @@ class Response:
             raise AppError("the app sent body data before calling start_response()")
         if not data:
             return
+        length = self.content_length
+        if length is not None and self.sent + len(data) > length:
+            # Checked before anything is sent, so a 500 can still replace it.
+            raise AppError(f"the body is longer than the Content-Length the app set "
+                           f"({self.sent + len(data)} > {length} bytes)")
         if self.headers_sent:
             framed = self._conn.send_data(data)
         else:

@@ -1,0 +1,135 @@
+"""workhorse's access log and nginx's agree on every request nginx passes upstream.
+
+nginx sends its ``$request_id`` as ``X-Request-ID``; workhorse trusts it from
+a forwarder (127.0.0.1, UNIX socket) and logs it as ``%(rid)s``, so each
+nginx access-log entry is matched with the workhorse line of the same request.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import requests
+from interop_apps import BIG_FILE_SIZE, write_flask_app
+from interop_stacks import ACCESS_FORMAT, start_app_server
+
+from support import wait_for
+
+pytestmark = pytest.mark.nginx
+
+APP = "flaskapp:app"
+#: ACCESS_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s rid=%(rid)s queue_ms=%(queue_ms)s'
+LINE = re.compile(r'^(?P<h>\S+) "(?P<r>[^"]*)" (?P<s>\d{3}) (?P<b>\S+) '
+                  r"rid=(?P<rid>\S+) queue_ms=(?P<queue_ms>\S+)$")
+assert ACCESS_FORMAT.startswith("%(h)s"), "LINE must follow ACCESS_FORMAT"
+
+#: (method, path, request headers, expected status)
+REQUESTS = [
+    ("GET", "/", {}, 200),
+    ("GET", "/file", {}, 200),
+    ("GET", "/file", {"Range": "bytes=0-99"}, 206),
+    ("HEAD", "/file", {}, 200),
+    ("POST", "/json", {"Content-Type": "application/json"}, 200),
+    ("GET", "/redirect", {}, 302),
+    ("GET", "/redirect-relative", {}, 301),
+    ("GET", "/missing", {}, 404),
+    ("GET", "/teapot", {}, 418),
+    ("GET", "/boom", {}, 500),
+]
+
+
+def workhorse_lines(path: Path) -> dict[str, dict[str, str]]:
+    """The access log lines by request id."""
+    if not path.exists():
+        return {}
+    found = {}
+    for line in path.read_text().splitlines():
+        match = LINE.match(line)
+        assert match, f"unexpected access log line: {line!r}"
+        found[match["rid"]] = match.groupdict()
+    return found
+
+
+@pytest.mark.parametrize("kind", ["sync", "gthread"])
+def test_access_logs_of_nginx_and_workhorse_agree(kind: str, tmp_path: Path,
+                                                  nginx_factory) -> None:
+    app_dir = write_flask_app(tmp_path / "app")
+    server, sock = start_app_server([APP], tmp_path / "server", kind=kind, cwd=app_dir)
+    try:
+        static = tmp_path / "static"
+        static.mkdir()
+        (static / "style.css").write_text("body { color: black }\n")
+        served_by_nginx = f"location /static/ {{ alias {static}/; }}"
+        tcp = nginx_factory(f"127.0.0.1:{server.port}", pass_request_id=True,
+                            extra_locations=served_by_nginx)
+        unix = nginx_factory(f"unix:{sock}", pass_request_id=True,
+                             extra_locations=served_by_nginx)
+        sent: list[tuple[str, str, str, int, str]] = []  # via, method, path, status, rid
+        for via, nginx in (("tcp", tcp), ("unix", unix)):
+            for method, path, headers, status in REQUESTS:
+                response = requests.request(method, nginx.url + path, headers=headers,
+                                            data=b'{"items": [1]}' if method == "POST" else None,
+                                            allow_redirects=False, timeout=10)
+                assert response.status_code == status, (via, method, path)
+                sent.append((via, method, path, status, response.headers["X-Request-Id"]))
+            static_answer = requests.get(nginx.url + "/static/style.css", timeout=10)
+            assert static_answer.text == "body { color: black }\n"
+
+        log_path = tmp_path / "server" / f"{kind}-access.log"
+        rids = [rid for *_, rid in sent]
+        ours = wait_for(lambda: all(r in (lines := workhorse_lines(log_path)) for r in rids)
+                        and lines, message="every request in workhorse's access log")
+        entries = {"tcp": tcp.wait_access_entries(len(REQUESTS) + 1),
+                   "unix": unix.wait_access_entries(len(REQUESTS) + 1)}
+
+        # Nothing else reached workhorse (nginx served /static/ itself) but the
+        # readiness probe of the test harness, which came directly.
+        others = [line for rid, line in ours.items() if rid not in rids]
+        assert others, "the readiness probe is missing from the access log"
+        for line in others:
+            assert (line["h"], line["r"], line["queue_ms"]) == ("127.0.0.1", "GET / HTTP/1.0", "-")
+        for via, method, path, status, rid in sent:
+            entry = next(e for e in entries[via] if e["request_id"] == rid)
+            line = ours[rid]
+            assert entry["status"] == entry["upstream_status"] == line["s"] == str(status), \
+                (via, path, entry, line)
+            assert entry["upstream_request_id"] == rid
+            # nginx talks HTTP/1.0 to its upstream (proxy_http_version's default).
+            assert line["r"] == f"{method} {path} HTTP/1.0"
+            assert entry["request"] == f"{method} {path} HTTP/1.1"
+            assert line["h"] == ("127.0.0.1" if via == "tcp" else "-")
+            # X-Request-Start from a trusted proxy gives a queue time.
+            assert float(line["queue_ms"]) >= 0
+            if method != "HEAD":
+                assert line["b"] == entry["body_bytes_sent"], (via, path, entry, line)
+            else:
+                assert line["b"] == entry["body_bytes_sent"] == "0"
+            if (method, path, status) == ("GET", "/file", 200):
+                assert line["b"] == str(BIG_FILE_SIZE)
+        for via in ("tcp", "unix"):
+            static_entries = [e for e in entries[via] if e["request"].startswith("GET /static/")]
+            assert len(static_entries) == 1
+            assert static_entries[0]["upstream_status"] == ""
+            assert static_entries[0]["status"] == "200"
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind", ["sync", "gthread"])
+def test_access_log_agrees_with_nginx_when_the_app_overruns_content_length(
+        kind: str, tmp_path: Path, nginx_factory) -> None:
+    app_dir = write_flask_app(tmp_path / "app")
+    server, sock = start_app_server([APP], tmp_path / "server", kind=kind, cwd=app_dir)
+    try:
+        nginx = nginx_factory(f"unix:{sock}", pass_request_id=True)
+        status = requests.get(nginx.url + "/stale-length", timeout=10).status_code
+        entry = nginx.wait_access_entries(1)[0]
+        log_path = tmp_path / "server" / f"{kind}-access.log"
+        line = wait_for(lambda: workhorse_lines(log_path).get(entry["request_id"]),
+                        message="the request in workhorse's access log")
+        # nginx got no response at all (its own 502) while workhorse logged a 200.
+        assert line["s"] == entry["upstream_status"], (status, entry, line)
+    finally:
+        server.stop()
