@@ -55,6 +55,9 @@ class Request:
     #: Bytes of the head: empty lines skipped before it, the request line, the
     #: fields and the blank line that ends it.
     head_size: int
+    #: The request line exactly as received (latin-1 decoded, without CRLF):
+    #: what logs and status views show.
+    line: str = ""
 
 
 @dataclasses.dataclass(slots=True)

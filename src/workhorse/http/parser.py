@@ -449,4 +449,5 @@ def parse_head(
         scheme,
         authority,
         size + skipped,
+        line,
     )

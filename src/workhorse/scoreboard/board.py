@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import math
 import mmap
+import struct
 import time
 from dataclasses import dataclass
 
@@ -94,6 +95,21 @@ assert REQUEST_SLOT_SIZE % WORD == 0
 
 HEADER_SIZE = 64
 MAGIC = 0x574B4853  # "WKHS"
+
+# Plain ints for the hot path (storing an IntEnum member costs a conversion).
+IDLE, READING, APP, WRITING = (int(RequestState.IDLE), int(RequestState.READING),
+                               int(RequestState.APP), int(RequestState.WRITING))
+_NAN = math.nan
+#: Multi-word writes, each one copy into the slot (native byte order, as the
+#: typed views read them).
+_BEGIN = struct.Struct("=qqqqdddd")  # words 0-7
+_IDLE = struct.Struct("=qqqdd")  # words 1-5
+_TOTALS = struct.Struct("=qdq")  # words 8-10
+_LENGTHS = struct.Struct("=qqq")  # line, client and request-id lengths
+assert tuple(range(1, 8)) == (R_STATE, R_SEQ, R_FD, R_STARTED, R_DEADLINE, R_STARTED_WALL,
+        R_QUEUE)
+assert (R_REQUESTS, R_BUSY_SECONDS, R_LAST_STATUS) == (8, 9, 10)
+assert (R_CLIENT_LEN, R_RID_LEN) == (R_LINE_LEN + 1, R_LINE_LEN + 2)
 
 #: How often a reader retries a slot that is being written before it takes a
 #: possibly torn copy (a writer that died mid-update must not hang readers).
@@ -371,78 +387,85 @@ class RequestSlotWriter:
     the client socket).
     """
 
-    __slots__ = ("_base", "_floats", "_ints", "_raw", "_started")
+    __slots__ = ("_base", "_busy", "_byte", "_floats", "_ints", "_raw", "_requests",
+                 "_seq", "_started", "_version")
 
     def __init__(self, board: Scoreboard, index: int, thread: int) -> None:
         self._base = board.request_base(index, thread)
+        self._byte = self._base * WORD
         self._ints = board._ints
         self._floats = board._floats
         self._raw = board._raw
+        # The slot has one writer (this object), so it keeps its own copies of
+        # the counters it bumps: a write is then one store, not a load and a store.
+        self._version = self._ints[self._base]
+        self._seq = self._ints[self._base + R_SEQ]
+        self._requests = self._ints[self._base + R_REQUESTS]
+        self._busy = self._floats[self._base + R_BUSY_SECONDS]
         self._started = 0.0
 
     def begin(self, fd: int, now: float, deadline: float) -> None:
         """A connection was taken, or a keep-alive request began arriving."""
-        base, ints, floats = self._base, self._ints, self._floats
-        ints[base] += 1
-        ints[base + R_SEQ] += 1
-        ints[base + R_FD] = fd
-        ints[base + R_STATE] = RequestState.READING
-        floats[base + R_STARTED] = now
-        floats[base + R_DEADLINE] = deadline
-        floats[base + R_STARTED_WALL] = time.time()
-        floats[base + R_QUEUE] = math.nan
-        ints[base + R_LINE_LEN] = 0
-        ints[base] += 1
+        version = self._version + 1
+        self._seq += 1
         self._started = now
+        # Words 0-7 in one copy: version (odd: being written), state, seq, fd,
+        # start, deadline, wall-clock start, queue time (unknown).
+        _BEGIN.pack_into(self._raw, self._byte, version, READING, self._seq, fd, now, deadline,
+                         time.time(), _NAN)
+        ints = self._ints
+        ints[self._base + R_LINE_LEN] = 0
+        self._version = version + 1
+        ints[self._base] = version + 1
 
     def in_app(
         self, request_line: bytes, client: bytes, request_id: bytes, queue_time: float | None
     ) -> None:
         """The request head was read; the application is about to run."""
-        base, ints, raw = self._base, self._ints, self._raw
-        ints[base] += 1
+        base, ints, raw, byte = self._base, self._ints, self._raw, self._byte
+        version = self._version + 1
+        ints[base] = version
         line = request_line[:LINE_MAX]
-        start = base * WORD + R_LINE_OFF
-        raw[start : start + len(line)] = line
-        ints[base + R_LINE_LEN] = len(line)
         client = client[:CLIENT_MAX]
-        start = base * WORD + R_CLIENT_OFF
-        raw[start : start + len(client)] = client
-        ints[base + R_CLIENT_LEN] = len(client)
         rid = request_id[:RID_MAX]
-        start = base * WORD + R_RID_OFF
-        raw[start : start + len(rid)] = rid
-        ints[base + R_RID_LEN] = len(rid)
+        raw[byte + R_LINE_OFF : byte + R_LINE_OFF + len(line)] = line
+        raw[byte + R_CLIENT_OFF : byte + R_CLIENT_OFF + len(client)] = client
+        raw[byte + R_RID_OFF : byte + R_RID_OFF + len(rid)] = rid
+        _LENGTHS.pack_into(raw, byte + R_LINE_LEN * WORD, len(line), len(client), len(rid))
         if queue_time is not None:
-            self._floats[base + R_QUEUE] = queue_time
-            self._floats[base + R_QUEUE_SUM] += queue_time
+            floats = self._floats
+            floats[base + R_QUEUE] = queue_time
+            floats[base + R_QUEUE_SUM] += queue_time
             ints[base + R_QUEUE_COUNT] += 1
             ints[base + R_QUEUE_BUCKETS + bisect.bisect_left(QUEUE_BUCKETS, queue_time)] += 1
-        ints[base + R_STATE] = RequestState.APP
-        ints[base] += 1
+        ints[base + R_STATE] = APP
+        self._version = version + 1
+        ints[base] = version + 1
 
     def writing(self) -> None:
         """The response head is about to be sent: a 504 can no longer be given."""
-        self._ints[self._base + R_STATE] = RequestState.WRITING
+        self._ints[self._base + R_STATE] = WRITING
 
     def extend_deadline(self, seconds: float) -> None:
         """Move this request's deadline (the app asked for more time)."""
-        base = self._base
-        self._ints[base] += 1
+        base, ints = self._base, self._ints
+        ints[base] = self._version + 1
         self._floats[base + R_DEADLINE] = time.monotonic() + seconds
-        self._ints[base] += 1
+        self._version += 2
+        ints[base] = self._version
 
     def end(self, status: int, now: float, bytes_in: int, bytes_out: int) -> float:
         """The request is done; count it and go idle. Returns its duration."""
-        base, ints, floats = self._base, self._ints, self._floats
+        base, ints, floats, raw, byte = self._base, self._ints, self._floats, self._raw, self._byte
         duration = now - self._started
-        ints[base] += 1
-        ints[base + R_STATE] = RequestState.IDLE
-        ints[base + R_FD] = -1
-        floats[base + R_DEADLINE] = 0.0
-        ints[base + R_REQUESTS] += 1
-        floats[base + R_BUSY_SECONDS] += duration
-        ints[base + R_LAST_STATUS] = status
+        version = self._version + 1
+        ints[base] = version
+        self._requests += 1
+        self._busy += duration
+        # Words 1-5: idle, seq unchanged, no fd, start unchanged, no deadline.
+        _IDLE.pack_into(raw, byte + WORD, IDLE, self._seq, -1, self._started, 0.0)
+        # Words 8-10: requests served, busy seconds, last status.
+        _TOTALS.pack_into(raw, byte + R_REQUESTS * WORD, self._requests, self._busy, status)
         klass = status // 100 - 1
         if 0 <= klass < 5:
             ints[base + R_STATUS_CLASSES + klass] += 1
@@ -450,14 +473,14 @@ class RequestSlotWriter:
         ints[base + R_DURATION_BUCKETS + bisect.bisect_left(DURATION_BUCKETS, duration)] += 1
         ints[base + R_BYTES_IN] += bytes_in
         ints[base + R_BYTES_OUT] += bytes_out
-        ints[base] += 1
+        self._version = version + 1
+        ints[base] = version + 1
         return duration
 
     def abandon(self) -> None:
         """The connection ended without a complete request (nothing to count)."""
-        base, ints = self._base, self._ints
-        ints[base] += 1
-        ints[base + R_STATE] = RequestState.IDLE
-        ints[base + R_FD] = -1
-        self._floats[base + R_DEADLINE] = 0.0
-        ints[base] += 1
+        version = self._version + 1
+        self._ints[self._base] = version
+        _IDLE.pack_into(self._raw, self._byte + WORD, IDLE, self._seq, -1, self._started, 0.0)
+        self._version = version + 1
+        self._ints[self._base] = version + 1

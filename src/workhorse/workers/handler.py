@@ -58,6 +58,8 @@ RECV_SIZE = 65536
 #: alive after the app answered without reading it; more than this and the
 #: connection is closed instead (reading a large upload nobody wants is waste).
 MAX_DRAIN = 256 * 1024
+#: What the busy/idle access-log atoms see when the format does not use them.
+NO_BUSY_IDLE: tuple[int | None, int | None] = (None, None)
 #: Lingering close: how long to keep reading and dropping a body nobody
 #: wants after the response, and the longest silence tolerated meanwhile.
 #: (nginx's own lingering_timeout is 5 s; a client still sending is fast.)
@@ -145,8 +147,8 @@ class HookRequest:
 class Connection:
     """One accepted client connection and its protocol state."""
 
-    __slots__ = ("bytes_in", "conn", "fd", "linger", "listener_index", "peer", "proxy_buffer",
-                 "proxy_environ", "proxy_versions", "registered", "sock")
+    __slots__ = ("bytes_in", "conn", "fd", "label", "linger", "listener_index", "peer",
+                 "proxy_buffer", "proxy_environ", "proxy_versions", "registered", "sock")
 
     def __init__(self, sock: socket.socket, peer: Any, conn: ServerConnection,
                  listener_index: int) -> None:
@@ -154,6 +156,8 @@ class Connection:
         self.fd = sock.fileno()
         # A UNIX-socket peer has no address: None means "local" everywhere.
         self.peer: tuple[str, int] | None = peer if isinstance(peer, tuple) else None
+        #: The client as the scoreboard shows it.
+        self.label = _client_text(self.peer).encode("latin-1", "replace")
         self.conn = conn
         self.bytes_in = 0
         self.registered = False  # known to the threaded worker's epoll
@@ -336,6 +340,13 @@ class RequestHandler:
         self.slot_id = slot_id
         self.ids = RequestIds()
         self.pid = os.getpid()
+        # Resolved once: the request path reads these on every request.
+        self.hooks = pre_request is not None or post_request is not None
+        self.access_log = settings.access_log
+        self._extend_deadline = slot.extend_deadline
+        self._rid_key = "HTTP_" + settings.request_id_header.replace("-", "_")
+        self._rid_name = settings.request_id_header.title()
+        self._rid_lower = settings.request_id_header.lower()
 
     # --- entry points ----------------------------------------------------------
     def adopt(self, client: Connection) -> None:
@@ -391,9 +402,9 @@ class RequestHandler:
                 return False
             conn.start_next_cycle()
             if not conn.trailing_data:
-                self.slot.abandon()
-                # A worker that waits for heads (sync) serves one request per
-                # connection; only the threaded worker parks them.
+                # (end() left the slot idle.) A worker that waits for heads
+                # (sync) serves one request per connection; only the threaded
+                # worker parks them.
                 return not may_wait_for_head
             # A pipelined request is already buffered: serve it now.
             self.begin(client)
@@ -401,8 +412,6 @@ class RequestHandler:
     # --- one request ---------------------------------------------------------
     def handle(self, client: Connection, request: Request) -> bool:
         """Run the app for ``request`` and send its response. True = keep alive."""
-        settings = self.settings
-        builder = self.builders[client.listener_index]
         now_wall = time.time()
         body: Any
         if request.content_length or request.chunked:
@@ -410,70 +419,65 @@ class RequestHandler:
         else:
             body = EMPTY_INPUT
         conn = client.conn
-        response = Response(conn, client.send)
         try:
-            environ = builder.build(request, client.peer, body, client.proxy_environ)
+            environ = self.builders[client.listener_index].build(
+                request, client.peer, body, client.proxy_environ)
         except ProtocolError as exc:
             self.reject(client, exc)
             return False
-        trusted = client.peer is None or client.peer[0] in settings.trusted_forwarders
-        request_id, queue_time = self._request_identity(environ, trusted, now_wall)
+        request_id, queue_time = self._request_identity(environ, client, now_wall)
         environ["workhorse.request_id"] = request_id
-        environ["workhorse.extend_deadline"] = self.slot.extend_deadline
+        environ["workhorse.extend_deadline"] = self._extend_deadline
         hook_req = None
-        if self.pre_request is not None or self.post_request is not None:
+        if self.hooks:
             hook_req = HookRequest(request, client.peer, environ["wsgi.url_scheme"], body)
             if self.pre_request is not None:
                 self._run_hook("pre_request", self.pre_request, self.worker, hook_req)
-        busy_idle = self.busy_idle() if self.busy_idle is not None else (None, None)
-        line = f"{request.method} {request.target} HTTP/{request.version[0]}.{request.version[1]}"
-        self.slot.in_app(line.encode("latin-1", "replace"),
-                         _client_text(client.peer).encode(), request_id.encode(), queue_time)
+        busy_idle = self.busy_idle() if self.busy_idle is not None else NO_BUSY_IDLE
+        self.slot.in_app(request.line.encode("latin-1"), client.label,
+                         request_id.encode("latin-1"), queue_time)
+        response = Response(conn, client.send)
         keep = self._run_app(client, environ, response, request_id)
-        if keep and not conn.request_body_complete:
-            keep = self._drain(client, body)
         if not conn.request_body_complete:
-            client.linger = True
-        if self.post_request is not None and hook_req is not None:
+            if keep:
+                keep = self._drain(client, body)
+            if not conn.request_body_complete:
+                client.linger = True
+        if hook_req is not None and self.post_request is not None:
             self._run_hook("post_request", self.post_request, self.worker, hook_req, environ,
                            response)
-        now = time.monotonic()
-        duration = self.slot.end(response.status_code or 500, now,
+        duration = self.slot.end(response.status_code or 500, time.monotonic(),
                                  client.bytes_in, response.written)
         client.bytes_in = 0
         self.worker.count_request()
-        if settings.access_log:
+        if self.access_log:
             self._access(client, request, response, environ, now_wall, duration, queue_time,
-                         busy_idle, request_id, line, body)
+                         busy_idle, request_id, body)
         return keep and conn.keep_alive
 
-    def _request_identity(self, environ: dict[str, Any], trusted: bool,
+    def _request_identity(self, environ: dict[str, Any], client: Connection,
                           now_wall: float) -> tuple[str, float | None]:
+        """The request id (the trusted proxy's, else a new one) and the queue time."""
         request_id = ""
         queue_time = None
-        if trusted:
+        if client.peer is None or client.peer[0] in self.settings.trusted_forwarders:
             request_id = environ.get(self._rid_key, "")[:64]
             start = environ.get("HTTP_X_REQUEST_START") or environ.get("HTTP_X_QUEUE_START")
             if start:
                 queue_time = parse_request_start(start, now_wall)
-        if not request_id or not _printable(request_id):
-            request_id = self.ids.next()
-        return request_id, queue_time
-
-    @property
-    def _rid_key(self) -> str:
-        return "HTTP_" + self.settings.request_id_header.replace("-", "_")
+            if request_id and not _printable(request_id):
+                request_id = ""
+        return request_id or self.ids.next(), queue_time
 
     def _run_app(self, client: Connection, environ: dict[str, Any], response: Response,
                  request_id: str) -> bool:
         """Call the app and send what it returns. True when the exchange completed."""
         result: Iterable[bytes] | None = None
-        rid_header = (self.settings.request_id_header.title(), request_id)
         try:
             result = self.app(environ, response.start_response)
             if response.started:
-                _add_header(response, rid_header)
-            self._send_body(client, response, result, rid_header, environ["REQUEST_METHOD"])
+                response.add_header_once(self._rid_name, self._rid_lower, request_id)
+            self._send_body(client, response, result, request_id, environ["REQUEST_METHOD"])
             return True
         except ClientGone as exc:
             self.log.debug("Client %s went away: %s", _client_text(client.peer), exc)
@@ -494,7 +498,7 @@ class RequestHandler:
                     self.log.exception("Error closing the app's response iterable")
 
     def _send_body(self, client: Connection, response: Response, result: Iterable[bytes],
-                   rid_header: tuple[str, str], environ_method: str) -> None:
+                   request_id: str, environ_method: str) -> None:
         if isinstance(result, FileWrapper):
             if self._sendfile(client, response, result, environ_method):
                 return
@@ -507,6 +511,7 @@ class RequestHandler:
             chunk = result[0]
             if response.started and type(chunk) is bytes:
                 response.set_content_length(len(chunk))
+            self.slot.writing()
             response.write(chunk)
         else:
             for chunk in result:
@@ -518,7 +523,7 @@ class RequestHandler:
                     response.write(chunk)
         if not response.started:
             raise AppError("the app returned without calling start_response()")
-        _add_header(response, rid_header)
+        response.add_header_once(self._rid_name, self._rid_lower, request_id)
         self.slot.writing()
         response.finish()
 
@@ -626,14 +631,14 @@ class RequestHandler:
     def _access(self, client: Connection, request: Request, response: Response,
                 environ: dict[str, Any], start: float, duration: float,
                 queue_time: float | None, busy_idle: tuple[int | None, int | None],
-                request_id: str, line: str, body: Any) -> None:
+                request_id: str, body: Any) -> None:
         record = AccessRecord(
             remote_addr=client.peer[0] if client.peer else environ.get("REMOTE_ADDR", "") or "-",
             method=request.method,
             path=request.path,
             query=request.query,
             version=f"HTTP/{request.version[0]}.{request.version[1]}",
-            request_line=line,
+            request_line=request.line,
             status=response.status_code or 500,
             reason=response.reason,
             response_length=response.sent,
@@ -654,16 +659,6 @@ class RequestHandler:
             self.log.access(record)
         except Exception:
             self.log.exception("Failed to write the access log")
-
-
-def _add_header(response: Response, header: tuple[str, str]) -> None:
-    if response.headers_sent:
-        return
-    lower = header[0].lower()
-    for name, _ in response.headers:
-        if name.lower() == lower:
-            return
-    response.headers.append(header)
 
 
 def _client_text(peer: tuple[str, int] | None) -> str:

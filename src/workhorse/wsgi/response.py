@@ -74,12 +74,16 @@ class Response:
                 exc_info = None  # break the traceback cycle (PEP 3333)
         elif self.status is not None:
             raise AppError("start_response() called a second time without exc_info")
-        self.status_code, self.reason = parse_status(status)
+        parsed = _STATUS_MEMO.get(status) if type(status) is str else None
+        if parsed is None:
+            parsed = parse_status(status)
+            if len(_STATUS_MEMO) < STATUS_MEMO_SIZE:
+                _STATUS_MEMO[status] = parsed
+        self.status_code, self.reason = parsed
         self.status = status
-        self.headers = check_headers(headers)
-        if any(name.lower() in HOP_BY_HOP for name, _ in self.headers):
-            self.headers = self._without_hop_by_hop(self.headers)
-        self.content_length = _content_length(self.headers)
+        length, hop_by_hop = scan_headers(headers)
+        self.headers = self._without_hop_by_hop(headers) if hop_by_hop else headers
+        self.content_length = length
         return self.write
 
     @property
@@ -109,6 +113,15 @@ class Response:
         self.sent += len(data)
         self.written += len(framed)
         self._send(framed)
+
+    def add_header_once(self, name: str, lower: str, value: str) -> None:
+        """Add a header unless the app set one of that name (or the head is out)."""
+        if self.headers_sent:
+            return
+        for existing, _ in self.headers:
+            if len(existing) == len(lower) and existing.lower() == lower:
+                return
+        self.headers.append((name, value))
 
     def set_content_length(self, length: int) -> None:
         """Declare the length of a body the worker knows in full before sending."""
@@ -178,25 +191,39 @@ def parse_status(status: object) -> tuple[int, str]:
     return code, reason.strip()
 
 
-def check_headers(headers: object) -> list[tuple[str, str]]:
-    """PEP 3333: a list of (str, str) tuples (names and values are checked later)."""
+def scan_headers(headers: object) -> tuple[int | None, bool]:
+    """One pass over the app's headers: PEP 3333 types, the Content-Length, and
+    whether any hop-by-hop header is present. (Names and values are validated
+    by the HTTP core when the head is built.)"""
     if type(headers) is not list:
         raise AppError(f"response headers must be a list, got {type(headers).__name__}")
+    length: int | None = None
+    hop_by_hop = False
     for item in headers:
         if type(item) is not tuple or len(item) != 2:
             raise AppError(f"each response header must be a (name, value) tuple, got {item!r}")
         name, value = item
         if type(name) is not str or type(value) is not str:
             raise AppError(f"response header names and values must be str: {item!r}")
-    return headers
-
-
-def _content_length(headers: list[tuple[str, str]]) -> int | None:
-    for name, value in headers:
-        if len(name) == 14 and name.lower() == "content-length":
+        lower = _LOWER.get(name)
+        if lower is None:
+            lower = name.lower()
+            if len(_LOWER) < STATUS_MEMO_SIZE:
+                _LOWER[name] = lower
+        if lower == "content-length":
             value = value.strip()
             if not value.isdigit():
                 raise AppError(f"invalid Content-Length from the app: {value!r}")
-            return int(value)
-    return None
+            length = int(value)
+        elif lower in HOP_BY_HOP:
+            hop_by_hop = True
+    return length, hop_by_hop
+
+
+#: Memo of parsed status strings and of lowercased header names: an app uses
+#: a handful of each, and parsing them again on every request is waste.
+#: Bounded so a pathological app cannot grow them.
+STATUS_MEMO_SIZE = 512
+_STATUS_MEMO: dict[str, tuple[int, str]] = {}
+_LOWER: dict[str, str] = {}
 

@@ -259,6 +259,7 @@ def test_request_fields() -> None:
         absolute_scheme=None,
         absolute_authority=None,
         head_size=90,
+        line="POST /p/a%20th?x=1&y HTTP/1.1",
     )
 
 
