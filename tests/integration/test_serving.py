@@ -215,7 +215,10 @@ def test_many_sequential_clients(server):
 
 
 def test_http_client_keepalive(server_factory):
-    server = server_factory(["-k", "gthread", "--threads", "2", "testapp:app"])
+    # A long keep-alive: on a loaded 2-core machine the client itself can stall
+    # for longer than the 2 s default between two requests.
+    server = server_factory(["-k", "gthread", "--threads", "2", "--keep-alive", "30",
+                             "testapp:app"])
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     pids = set()
     for _ in range(5):

@@ -9,7 +9,6 @@ so the grammar that validated a string is the one that reads it.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from workhorse.config.converters import (
     as_string_list,
     reject,
 )
+from workhorse.ipnets import is_ipv6
 
 
 @dataclass(frozen=True)
@@ -60,9 +60,7 @@ def _bracketed(netloc: str, default_port: int | None) -> TcpAddress:
     host, sep, rest = netloc[1:].partition("]")
     if not sep:
         reject("missing ]")
-    try:
-        ipaddress.IPv6Address(host)
-    except ValueError:
+    if not is_ipv6(host):
         reject(f"{host!r} is not an IPv6 address")
     if rest and not rest.startswith(":"):
         reject(f"unexpected {rest!r} after ]")

@@ -18,14 +18,15 @@ from __future__ import annotations
 import functools
 import grp
 import importlib
-import inspect
-import ipaddress
 import math
 import os
 import pwd
 import re
+import types
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, NoReturn, TypeVar
+
+from workhorse.ipnets import parse_network
 
 T = TypeVar("T")
 
@@ -257,7 +258,7 @@ def _check_network(item: str) -> str:
     if item == "*":
         return item
     try:
-        ipaddress.ip_network(item)
+        parse_network(item)
     except ValueError:
         reject(f"{item!r} is not an IP address or network (host bits must be zero)")
     return item
@@ -424,9 +425,9 @@ def _import_object(path: str) -> Any:
 
 
 def _class_path(value: Any) -> str:
-    if inspect.isfunction(value) or inspect.ismethod(value):
+    if isinstance(value, (types.FunctionType, types.MethodType)):
         value = value()  # Gunicorn accepts a function that returns the class
-    if inspect.isclass(value):
+    if isinstance(value, type):
         return f"{value.__module__}.{value.__qualname__}"
     text = as_text(value)
     if not text:
@@ -453,6 +454,11 @@ def _callable(value: Any) -> Callable[..., Any]:
 
 def _takes(func: Callable[..., Any], count: int) -> bool:
     """Whether ``func`` can be called with ``count`` positional arguments."""
+    answer = _plain_function_takes(func, count)
+    if answer is not None:
+        return answer
+    import inspect  # the general case (callable objects, partials, builtins)
+
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError):
@@ -464,7 +470,34 @@ def _takes(func: Callable[..., Any], count: int) -> bool:
     return True
 
 
+#: CO_VARARGS: the code object takes *args.
+CO_VARARGS = 0x04
+
+
+def _plain_function_takes(func: Callable[..., Any], count: int) -> bool | None:
+    """The answer for a plain Python function from its code object, else None.
+
+    Hooks in config files are plain functions; reading their code object
+    avoids loading :mod:`inspect`, which costs memory in every process.
+    """
+    if not isinstance(func, types.FunctionType):
+        return None
+    code = func.__code__
+    positional = code.co_argcount
+    required = positional - len(func.__defaults__ or ())
+    required_kwonly = [name for name in code.co_varnames[positional:positional +
+                                                        code.co_kwonlyargcount]
+                       if name not in (func.__kwdefaults__ or {})]
+    if required_kwonly:
+        return False
+    if code.co_flags & CO_VARARGS:
+        return count >= required
+    return required <= count <= positional
+
+
 def _signature_text(func: Callable[..., Any]) -> str:
+    import inspect
+
     name = getattr(func, "__qualname__", repr(func))
     try:
         signature = inspect.signature(func)

@@ -13,7 +13,6 @@ the config file that raised it. No bytecode is written next to the file.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import importlib
 import importlib.util
 import os
@@ -148,6 +147,8 @@ def typo_warnings(namespace: dict[str, Any], spellings: Mapping[str, str], label
     for name, value in namespace.items():
         if not _could_be_setting(name, value, spellings):
             continue
+        import difflib  # only when a config file has names that are not settings
+
         close = difflib.get_close_matches(name, spellings, n=1, cutoff=TYPO_CUTOFF)
         if close:
             setting = spellings[close[0]]

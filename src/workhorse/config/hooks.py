@@ -9,9 +9,11 @@ cannot import them (they depend on it), so they are typed ``Any`` here.
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # ssl costs MiBs of memory: only the type checker loads it here
+    import ssl
 
 #: on_starting, on_reload, when_ready, pre_exec, on_exit: (server)
 ServerHook = Callable[[Any], object]
@@ -26,7 +28,7 @@ PostRequestHook = Callable[[Any, Any, Any, Any], object]
 #: nworkers_changed: (server, new_value, old_value)
 NWorkersChangedHook = Callable[[Any, int, int | None], object]
 #: ssl_context: (config, default_ssl_context_factory) -> SSLContext
-SSLContextHook = Callable[[Any, Callable[[], ssl.SSLContext]], ssl.SSLContext]
+SSLContextHook = Callable[[Any, Callable[[], "ssl.SSLContext"]], "ssl.SSLContext"]
 
 
 def on_starting(server: Any) -> None:

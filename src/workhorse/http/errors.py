@@ -9,7 +9,7 @@ a ``ValueError``, which the WSGI layer turns into a 500.
 
 from __future__ import annotations
 
-from http import HTTPStatus
+from .phrases import REASON_PHRASES
 
 #: How much of an offending input a log detail quotes.
 _QUOTE_LIMIT = 60
@@ -45,10 +45,7 @@ class ProtocolError(Exception):
     @property
     def phrase(self) -> str:
         """The standard reason phrase of :attr:`status` (``"Bad Request"``)."""
-        try:
-            return HTTPStatus(self.status).phrase
-        except ValueError:
-            return ""
+        return REASON_PHRASES.get(self.status, "")
 
 
 class LocalProtocolError(ValueError):

@@ -20,7 +20,6 @@ TLVs are skipped.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import struct
 from typing import Final
 
@@ -101,6 +100,8 @@ def _parse_v1(buf: bytes) -> tuple[ProxyInfo, int] | NeedData:
         return ProxyInfo(None, None, None, None, 1, "UNKNOWN"), end + 2
     if family not in (b"TCP4", b"TCP6") or len(parts) != 6:
         raise _garbage(f"invalid PROXY v1 line {quote(buf[:end])}")
+    import ipaddress  # only PROXY-protocol connections need it
+
     address_type = ipaddress.IPv4Address if family == b"TCP4" else ipaddress.IPv6Address
     try:
         src = address_type(parts[2].decode("ascii"))
@@ -134,6 +135,8 @@ def _parse_v2(buf: bytes) -> tuple[ProxyInfo, int] | NeedData:
     if command == 0 or transport != 1 or address_family not in (1, 2):
         # LOCAL (health check), or a family HTTP cannot use: real endpoints.
         return ProxyInfo(None, None, None, None, 2, "UNKNOWN"), total
+    import ipaddress  # only PROXY-protocol connections need it
+
     if address_family == 1:
         src4 = ipaddress.IPv4Address(buf[16:20])
         dst4 = ipaddress.IPv4Address(buf[20:24])

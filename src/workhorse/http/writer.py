@@ -19,13 +19,13 @@ sends when it cannot or will not run the application.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from http import HTTPStatus
 from typing import Final
 
 from . import grammar
 from .dates import date_line, http_date
 from .errors import LocalProtocolError
 from .memo import Memo
+from .phrases import REASON_PHRASES
 
 #: Server header value when the caller does not give one.
 DEFAULT_SERVER_NAME: Final = "workhorse"
@@ -44,7 +44,8 @@ NAME_MEMO_SIZE: Final = 256
 #: Names longer than this are not remembered.
 NAME_MEMO_MAX_LENGTH: Final = 64
 
-_STATUS_LINES: Final = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in HTTPStatus}
+_STATUS_LINES: Final = {code: f"HTTP/1.1 {code} {phrase}\r\n"
+                        for code, phrase in REASON_PHRASES.items()}
 # The status lines a response may start with (no 1xx), by status code.
 _FINAL_STATUS_LINES: Final = {code: line for code, line in _STATUS_LINES.items() if code >= 200}
 _names: Memo[str] = Memo(NAME_MEMO_SIZE, NAME_MEMO_MAX_LENGTH)
@@ -53,10 +54,7 @@ _SPECIAL: Final = frozenset({"content-length", "date", "server"} | grammar.HOP_B
 
 def reason_phrase(status: int) -> str:
     """The standard phrase of ``status``, or ``""`` for an unregistered code."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+    return REASON_PHRASES.get(status, "")
 
 
 def check_field_name(name: str) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import logging.handlers
 import os
 import socket
 import stat
@@ -27,7 +26,7 @@ FILE_ENCODING = "utf-8"
 FILE_ERRORS = "backslashreplace"
 
 
-class _ReportsOnce:
+class ReportsOnce:
     """Turns write errors into one line on fd 2 until the next reopen."""
 
     failing = False
@@ -52,11 +51,11 @@ class _ReportsOnce:
 
 def clear_failure(handler: logging.Handler) -> None:
     """Report the next write error of ``handler`` again (after a reopen)."""
-    if isinstance(handler, _ReportsOnce):
+    if isinstance(handler, ReportsOnce):
         handler.failing = False
 
 
-class SafeFileHandler(_ReportsOnce, logging.FileHandler):
+class SafeFileHandler(ReportsOnce, logging.FileHandler):
     """An append-mode file handler; write errors are reported once."""
 
     def __init__(self, path: str) -> None:
@@ -67,19 +66,11 @@ class SafeFileHandler(_ReportsOnce, logging.FileHandler):
             super().handleError(record)
 
 
-class SafeStreamHandler(_ReportsOnce, logging.StreamHandler):  # type: ignore[type-arg]
+class SafeStreamHandler(ReportsOnce, logging.StreamHandler):  # type: ignore[type-arg]
     """A handler on stdout or stderr; write errors are reported once."""
 
     def handleError(self, record: logging.LogRecord) -> None:
         if not self._absorbed(str(getattr(self.stream, "name", "stream"))):
-            super().handleError(record)
-
-
-class SafeSysLogHandler(_ReportsOnce, logging.handlers.SysLogHandler):
-    """A syslog handler; send errors are reported once."""
-
-    def handleError(self, record: logging.LogRecord) -> None:
-        if not self._absorbed(f"syslog {self.address!r}"):
             super().handleError(record)
 
 

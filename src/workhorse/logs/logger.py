@@ -26,10 +26,7 @@ and the path; once running, writing and reopening never raise.
 from __future__ import annotations
 
 import copy
-import json
 import logging
-import logging.config
-import logging.handlers
 import os
 import sys
 from collections.abc import Mapping
@@ -40,7 +37,6 @@ from workhorse.logs.access import AccessFormat, AccessRecord
 from workhorse.logs.handlers import (
     FILE_ENCODING,
     SafeStreamHandler,
-    SafeSysLogHandler,
     all_loggers,
     give_to,
     open_file_handler,
@@ -237,9 +233,11 @@ class Logger:
     def _syslog(cfg: LogSettings, name: str) -> logging.Handler:
         prefix = cfg.syslog_prefix or (cfg.proc_name or "workhorse").replace(":", ".")
         tag = f"gunicorn.{prefix}.{name}".replace("%", "%%")
-        facility = logging.handlers.SysLogHandler.facility_names.get(cfg.syslog_facility.lower())
+        from workhorse.logs.syslog import FACILITIES, SafeSysLogHandler
+
+        facility = FACILITIES.get(cfg.syslog_facility.lower())
         if facility is None:
-            known = ", ".join(sorted(logging.handlers.SysLogHandler.facility_names))
+            known = ", ".join(sorted(FACILITIES))
             raise LogSetupError(
                 "syslog_facility", f"unknown facility {cfg.syslog_facility!r} (one of {known})"
             )
@@ -290,10 +288,14 @@ class Logger:
         self._own = []
 
     def _apply_user_config(self, cfg: LogSettings) -> None:
+        # logging.config (and json) are imported only when a user config asks
+        # for them: they cost memory in the master and every worker.
         if cfg.logconfig_dict:
             self._dict_config("logconfig_dict", cfg.logconfig_dict, None)
         elif cfg.logconfig_json:
             path = cfg.logconfig_json
+            import json
+
             try:
                 with open(path, encoding=FILE_ENCODING) as f:
                     loaded = json.load(f)
@@ -309,6 +311,8 @@ class Logger:
             if not os.path.exists(path):
                 raise LogSetupError("logconfig", "file not found", path)
             here = {"__file__": path, "here": os.path.dirname(path)}
+            import logging.config
+
             try:
                 logging.config.fileConfig(path, defaults=here, disable_existing_loggers=False)
             except Exception as exc:  # any error of a user's file is a setup error
@@ -316,6 +320,8 @@ class Logger:
 
     @staticmethod
     def _dict_config(setting: str, user: Mapping[str, Any], path: str | None) -> None:
+        import logging.config
+
         config = dict_config_defaults()
         config.update(user)
         try:

@@ -22,6 +22,7 @@ USR2, or when daemonized), CHLD reap.
 
 from __future__ import annotations
 
+import gc
 import os
 import selectors
 import signal
@@ -293,6 +294,11 @@ class Arbiter:
 
     # --- the loop --------------------------------------------------------------------
     def _loop(self) -> None:
+        # Garbage from loading the configuration and the CLI parser goes before
+        # the first fork, so no worker inherits it; what is left is frozen so
+        # the collector's writes do not unshare the pages workers share.
+        gc.collect()
+        gc.freeze()
         self._manage_workers(time.monotonic())
         while True:
             now = time.monotonic()

@@ -7,13 +7,10 @@ systemd documents it (``sd_notify`` datagrams to ``$NOTIFY_SOCKET``).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import os
 import socket
 import sys
-import tempfile
 
 
 class PidfileError(Exception):
@@ -34,11 +31,11 @@ class Pidfile:
                 f"Already running on PID {other} (or pid file '{self.path}' is stale)")
         self.pid = pid
         directory = os.path.dirname(os.path.abspath(self.path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".workhorse-pid-")
+        tmp = os.path.join(directory, f".workhorse-pid-{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         with os.fdopen(fd, "w") as handle:
             handle.write(f"{pid}\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, self.path)
+        os.replace(tmp, self.path)  # atomic: a reader sees the old or the new pid
 
     def rename(self, path: str) -> None:
         self.unlink()
@@ -114,18 +111,15 @@ def sd_notify(message: str, environ: dict[str, str] | None = None) -> bool:
         return False
 
 
-_libc = None
-
-
 def set_process_title(title: str) -> None:
-    """Name the process in ``ps``/``top`` (prctl(PR_SET_NAME), 15 bytes) when possible."""
-    global _libc
+    """Name the process in ``ps``/``top`` (the kernel's comm, 15 bytes) when possible.
+
+    Written through /proc rather than prctl() so that no ctypes is loaded.
+    """
     try:
-        if _libc is None:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        pr_set_name = 15
-        _libc.prctl(pr_set_name, title.encode()[:15], 0, 0, 0)
-    except Exception:  # naming is cosmetic; never fail over it
+        with open("/proc/self/comm", "w") as handle:
+            handle.write(title[:15])
+    except OSError:  # naming is cosmetic; never fail over it
         pass
 
 

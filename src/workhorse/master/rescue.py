@@ -18,12 +18,9 @@ caller falls back to a plain kill and logs why, once.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import functools
 import os
-import platform
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -39,11 +36,14 @@ class RescueUnavailable(Exception):
 
 @functools.lru_cache(maxsize=1)
 def _syscall() -> tuple[Callable[..., int], int]:
-    number = PIDFD_GETFD_SYSCALL.get(platform.machine())
+    number = PIDFD_GETFD_SYSCALL.get(os.uname().machine)
     if number is None:
-        raise RescueUnavailable(f"pidfd_getfd number unknown on {platform.machine()}")
+        raise RescueUnavailable(f"pidfd_getfd number unknown on {os.uname().machine}")
     if not hasattr(os, "pidfd_open"):
         raise RescueUnavailable("os.pidfd_open is missing (Python < 3.9 or not Linux)")
+    import ctypes  # only when a worker is timed out: ctypes costs memory
+    import ctypes.util
+
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     function = libc.syscall
     function.restype = ctypes.c_long
@@ -59,6 +59,8 @@ def open_pidfd(pid: int) -> int:
 
 def copy_fd(pidfd: int, target_fd: int) -> int:
     """A new descriptor in this process for ``target_fd`` of the pidfd's process."""
+    import ctypes
+
     function, number = _syscall()
     result = function(ctypes.c_long(number), ctypes.c_int(pidfd), ctypes.c_int(target_fd),
                       ctypes.c_uint(0))

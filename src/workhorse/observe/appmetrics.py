@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from typing import Any
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -39,6 +37,8 @@ class AppMetrics:
         if existing:
             os.makedirs(existing, exist_ok=True)
             return cls(existing, owned=False)
+        import tempfile
+
         directory = tempfile.mkdtemp(prefix="workhorse-prometheus-")
         environ[ENV] = directory
         return cls(directory, owned=True)
@@ -80,4 +80,6 @@ class AppMetrics:
 
     def stop(self, arbiter: Any) -> None:
         if self.owned:
+            import shutil
+
             shutil.rmtree(self.directory, ignore_errors=True)

@@ -17,10 +17,9 @@ ignored (no endpoint takes one). The answers come from one snapshot:
 
 from __future__ import annotations
 
-import email.utils
 import socket
+import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from workhorse.observe.contract import ObserveSettings
 from workhorse.observe.oneshot import CLIENT_TIMEOUT, MAX_CONNECTIONS, OneShotServer
@@ -54,7 +53,7 @@ def response(status: int, body: bytes, *, content_type: str = "text/plain; chars
              head_only: bool = False, extra: tuple[tuple[str, str], ...] = ()) -> bytes:
     """A complete HTTP/1.1 response that closes the connection."""
     lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}",
-             f"Date: {email.utils.formatdate(usegmt=True)}",
+             f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S GMT', time.gmtime())}",
              f"Content-Type: {content_type}",
              f"Content-Length: {len(body)}",
              "Cache-Control: no-store",
@@ -81,7 +80,15 @@ def parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
             raise BadRequest(f"malformed header line {line[:80]!r}")
         key = name.lower()
         headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
-    return method, urlsplit(target).path or "/", headers
+    return method, _path_of(target), headers
+
+
+def _path_of(target: str) -> str:
+    """The path of an origin-form or absolute-form request target."""
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    if "://" in path:
+        path = "/" + path.split("://", 1)[1].partition("/")[2]
+    return path or "/"
 
 
 def wants_openmetrics(accept: str) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import faulthandler
 import os
-import random
 import signal
 import sys
 import time
@@ -103,7 +102,11 @@ class Worker:
         if limit <= 0:
             return sys.maxsize
         jitter = int(self.cfg.max_requests_jitter or 0)
-        return limit + (random.randint(0, jitter) if jitter > 0 else 0)
+        if jitter <= 0:
+            return limit
+        import random
+
+        return limit + random.randint(0, jitter)
 
     # --- the child's life --------------------------------------------------------
     def run_child(self) -> NoReturn:

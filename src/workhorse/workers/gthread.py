@@ -29,7 +29,6 @@ from __future__ import annotations
 import os
 import select
 import socket
-import ssl
 import threading
 import time
 from typing import Any
@@ -79,7 +78,7 @@ class ThreadWorker(Worker):
         self.threads = max(1, int(cfg.threads))
         self.max_connections = max(1, int(cfg.worker_connections))
         self.limits = serving.http_limits(cfg)
-        self.tls = serving.ssl_context(cfg)
+        self.tls_module, self.tls = serving.tls_support(cfg)
         builders = serving.environ_builders(cfg, self.sockets, ErrorStream(self.log.error_log),
                                             multithread=True)
         self.handlers: list[RequestHandler] = [
@@ -273,13 +272,15 @@ class ThreadWorker(Worker):
         if sock.family == socket.AF_UNIX:
             set_io_timeouts(sock, self.settings)
         if self.tls is not None and tls:
-            try:
-                sock = serving.wrap_tls(self.tls, sock, self.cfg)
-            except (ssl.SSLError, OSError) as exc:
-                self.log.debug("TLS handshake failed: %s", exc)
+            secure = self.tls_module.wrap(self.tls, sock, self.cfg)
+            if secure is None:
+                self.log.debug("TLS handshake failed with %s", peer)
                 sock.close()
                 return None
-        client = Connection(sock, peer, ServerConnection(self.limits), index)
+            client: Connection = self.tls_module.TLSConnection(
+                secure, peer, ServerConnection(self.limits), index)
+        else:
+            client = Connection(sock, peer, ServerConnection(self.limits), index)
         self.handlers[0].adopt(client)
         with self.lock:
             self.clients[client.fd] = client
@@ -301,7 +302,7 @@ class ThreadWorker(Worker):
                 return
             # TLS may hold decrypted bytes the kernel no longer reports as
             # readable: epoll would never wake for them, so serve them now.
-            if not (keep and isinstance(client.sock, ssl.SSLSocket) and client.sock.pending()):
+            if not (keep and client.buffered()):
                 break
         if keep and (self.alive or client.conn.trailing_data):
             self._park(client)
@@ -311,11 +312,8 @@ class ThreadWorker(Worker):
     def _serve_once(self, handler: RequestHandler, client: Connection) -> bool | None:
         """One receive and what it completes; None when the connection was already handled."""
         handler.begin(client)
-        # TLS sockets accept no recv flags; the ready event (or pending TLS
-        # bytes) says there is something to read.
-        flags = 0 if isinstance(client.sock, ssl.SSLSocket) else socket.MSG_DONTWAIT
         try:
-            client.receive(flags)
+            client.receive(socket.MSG_DONTWAIT)
         except ReadTimeout:  # nothing there after all (a spurious wake-up)
             handler.slot.abandon()
             self._park(client)

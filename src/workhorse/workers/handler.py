@@ -22,7 +22,6 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -66,8 +65,7 @@ NO_BUSY_IDLE: tuple[int | None, int | None] = (None, None)
 LINGER_SECONDS = 2.0
 LINGER_READ_TIMEOUT = 0.5
 #: Errors that mean the client went away: never worth a traceback.
-CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError,
-               ssl.SSLEOFError)
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 
 Hook = Callable[..., Any]
 
@@ -147,6 +145,9 @@ class HookRequest:
 class Connection:
     """One accepted client connection and its protocol state."""
 
+    #: TLS connections are :class:`workhorse.workers.tls.TLSConnection`.
+    is_tls = False
+
     __slots__ = ("bytes_in", "conn", "fd", "label", "linger", "listener_index", "peer",
                  "proxy_buffer", "proxy_environ", "proxy_versions", "registered", "sock")
 
@@ -170,6 +171,10 @@ class Connection:
         self.proxy_buffer = b""
         self.listener_index = listener_index
 
+    def buffered(self) -> bool:
+        """Received bytes wait in user space where epoll cannot see them (TLS)."""
+        return False
+
     def expect_proxy_header(self, versions: frozenset[int]) -> None:
         """The peer is a trusted proxy: its first bytes must be a PROXY header."""
         self.proxy_versions = versions
@@ -185,10 +190,6 @@ class Connection:
             data = self.sock.recv(RECV_SIZE, flags)
         except BlockingIOError as exc:
             raise ReadTimeout(str(exc)) from exc
-        except ssl.SSLWantReadError as exc:
-            raise ReadTimeout(str(exc)) from exc
-        except ssl.SSLError as exc:  # a bad TLS client (handshake, protocol): just drop it
-            raise ClientGone(f"TLS error: {exc}") from exc
         except CLIENT_GONE as exc:
             raise ClientGone(str(exc)) from exc
         except OSError as exc:
@@ -241,7 +242,7 @@ class Connection:
     def send(self, data: bytes) -> None:
         try:
             self.sock.sendall(data)
-        except (BlockingIOError, ssl.SSLWantWriteError) as exc:
+        except BlockingIOError as exc:
             raise ClientGone(f"the client did not read the response in time: {exc}") from exc
         except CLIENT_GONE as exc:
             raise ClientGone(str(exc)) from exc
@@ -266,7 +267,7 @@ class Connection:
         it. So: stop sending (FIN), read and drop what still arrives for a
         bounded time, then close.
         """
-        if isinstance(self.sock, ssl.SSLSocket):
+        if self.is_tls:
             return
         try:
             self.sock.shutdown(socket.SHUT_WR)
@@ -529,7 +530,7 @@ class RequestHandler:
 
     def _sendfile(self, client: Connection, response: Response, wrapper: FileWrapper,
                   method: str) -> bool:
-        if not self.settings.sendfile or isinstance(client.sock, ssl.SSLSocket):
+        if not self.settings.sendfile or client.is_tls:
             return False
         span = wrapper.sendfile_span()
         if span is None or not response.started:

@@ -11,7 +11,6 @@ not turn into a restart storm.
 
 from __future__ import annotations
 
-import glob
 import os
 import signal
 import sys
@@ -33,6 +32,8 @@ def module_files() -> set[str]:
 
 
 def expand(patterns: Iterable[str]) -> set[str]:
+    import glob
+
     files: set[str] = set()
     for pattern in patterns:
         files.update(glob.glob(pattern, recursive=True) or [pattern])

@@ -7,7 +7,6 @@ request path never looks a setting up by name.
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
 from workhorse import SERVER_SOFTWARE
@@ -115,30 +114,13 @@ def make_handler(worker: Any, board: Scoreboard, slot: RequestSlotWriter, thread
     )
 
 
-def wrap_tls(context: ssl.SSLContext, sock: Any, cfg: Any) -> ssl.SSLSocket:
-    """Server side of TLS on an accepted socket, with Gunicorn's handshake options."""
-    return context.wrap_socket(sock, server_side=True,
-                               do_handshake_on_connect=bool(cfg.do_handshake_on_connect),
-                               suppress_ragged_eofs=bool(cfg.suppress_ragged_eofs))
+def tls_support(cfg: Any) -> Any:
+    """The TLS module and server context when TLS is configured, else (None, None).
 
-
-def ssl_context(cfg: Any) -> ssl.SSLContext | None:
-    """The server TLS context from certfile/keyfile/ca_certs/cert_reqs/ciphers."""
+    Importing :mod:`ssl` costs memory in every worker, so it is only loaded here.
+    """
     if not (cfg.certfile or cfg.keyfile):
-        return None
+        return None, None
+    from workhorse.workers import tls
 
-    def default_context() -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(certfile=cfg.certfile, keyfile=cfg.keyfile)
-        context.verify_mode = ssl.VerifyMode(int(cfg.cert_reqs))
-        if cfg.ca_certs:
-            context.load_verify_locations(cafile=cfg.ca_certs)
-        if cfg.ciphers:
-            context.set_ciphers(cfg.ciphers)
-        return context
-
-    hook = user_hook(cfg, "ssl_context")
-    if hook is not None:
-        context: ssl.SSLContext = hook(cfg, default_context)
-        return context
-    return default_context()
+    return tls, tls.server_context(cfg, user_hook(cfg, "ssl_context"))

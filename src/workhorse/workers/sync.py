@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import select
 import socket
-import ssl
 import time
 from typing import Any
 
@@ -35,7 +34,7 @@ class SyncWorker(Worker):
         self.handler: RequestHandler = serving.make_handler(
             self, board, board.request_writer(self.slot, 0), 0, builders)
         self.limits = serving.http_limits(self.cfg)
-        self.tls = serving.ssl_context(self.cfg)
+        self.tls_module, self.tls = serving.tls_support(self.cfg)
 
     def run(self) -> None:
         socks = self.listen_socks
@@ -82,28 +81,22 @@ class SyncWorker(Worker):
             set_io_timeouts(sock, self.handler.settings)
         conn = ServerConnection(self.limits)
         conn.close_after_response()
-        client = Connection(sock, peer, conn, index)
+        if self.tls is not None:
+            secure = self.tls_module.wrap(self.tls, sock, self.cfg)
+            if secure is None:
+                self.log.debug("TLS handshake failed with %s", peer)
+                sock.close()
+                return
+            client: Connection = self.tls_module.TLSConnection(secure, peer, conn, index)
+        else:
+            client = Connection(sock, peer, conn, index)
         handler = self.handler
         handler.adopt(client)
         try:
             handler.begin(client)
-            if self.tls is not None:
-                secure = self._handshake(sock)
-                if secure is None:
-                    handler.slot.abandon()
-                    return
-                client.sock = secure
             handler.serve(client, may_wait_for_head=True)
         except Exception:
             self.log.exception("Error serving a connection")
             handler.slot.abandon()
         finally:
             client.close()
-
-    def _handshake(self, sock: socket.socket) -> ssl.SSLSocket | None:
-        assert self.tls is not None
-        try:
-            return serving.wrap_tls(self.tls, sock, self.cfg)
-        except (ssl.SSLError, OSError) as exc:
-            self.log.debug("TLS handshake failed: %s", exc)
-            return None

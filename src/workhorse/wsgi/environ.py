@@ -27,7 +27,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from workhorse import SERVER_SOFTWARE
 from workhorse.http import ProtocolError, Request
@@ -187,7 +186,14 @@ class EnvironBuilder:
                     400, f"Request path does not start with SCRIPT_NAME {script_name!r}"
                 )
             path = path[len(script_name) :]
-        environ["PATH_INFO"] = unquote_to_bytes(path).decode("latin-1") if "%" in path else path
+        environ["PATH_INFO"] = unquote_path(path) if "%" in path else path
+
+
+def unquote_path(path: str) -> str:
+    """Percent-decode a path into a WSGI (latin-1) string."""
+    from urllib.parse import unquote_to_bytes  # loaded by the first encoded path only
+
+    return unquote_to_bytes(path).decode("latin-1")
 
 
 def split_host(host: str, default_port: str) -> tuple[str, str]:

@@ -11,7 +11,6 @@ first thing an operator has to debug after a deploy.
 
 from __future__ import annotations
 
-import ast
 import importlib
 import sys
 import traceback
@@ -38,6 +37,10 @@ def parse_app_uri(uri: str) -> tuple[str, str, tuple[Any, ...] | None, dict[str,
     if not module:
         raise AppImportError(f"Invalid application {uri!r}: expected 'module:name'")
     expression = expression.strip() or DEFAULT_ATTRIBUTE
+    if all(part.isidentifier() for part in expression.split(".")):
+        return module, expression, None, {}  # the common case needs no parser
+    import ast  # a factory call: read its literal arguments
+
     try:
         node = ast.parse(expression, mode="eval").body
     except SyntaxError:
@@ -58,7 +61,9 @@ def parse_app_uri(uri: str) -> tuple[str, str, tuple[Any, ...] | None, dict[str,
     return module, name, args, kwargs
 
 
-def _literal_arguments(uri: str, call: ast.Call) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def _literal_arguments(uri: str, call: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    import ast
+
     try:
         args = tuple(ast.literal_eval(arg) for arg in call.args)
         kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords if kw.arg}
@@ -71,7 +76,9 @@ def _literal_arguments(uri: str, call: ast.Call) -> tuple[tuple[Any, ...], dict[
     return args, kwargs
 
 
-def _dotted_name(node: ast.expr) -> str | None:
+def _dotted_name(node: Any) -> str | None:
+    import ast
+
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):

@@ -9,8 +9,9 @@ and the check sits on the request path.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
+
+from workhorse.ipnets import Network, parse_ip
 
 #: Memoised answers kept per matcher; a proxy has few addresses, a direct
 #: internet-facing server has many, so the memo is bounded and reset when full.
@@ -22,7 +23,7 @@ class TrustedPeers:
 
     def __init__(self, entries: Iterable[str]) -> None:
         self.allow_all = False
-        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self.networks: list[Network] = []
         for entry in entries:
             entry = entry.strip()
             if not entry:
@@ -30,7 +31,7 @@ class TrustedPeers:
             if entry == "*":
                 self.allow_all = True
             else:
-                self.networks.append(ipaddress.ip_network(entry, strict=False))
+                self.networks.append(_network(entry))
         self._memo: dict[str, bool] = {}
 
     def __contains__(self, address: str | None) -> bool:
@@ -48,11 +49,18 @@ class TrustedPeers:
 
     def _check(self, address: str) -> bool:
         try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0])
+            ip = parse_ip(address)
         except ValueError:
             return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            mapped = ip.ipv4_mapped
-            if any(mapped in net for net in self.networks):
-                return True
-        return any(ip in net for net in self.networks)
+        return any(net.holds(ip) for net in self.networks)
+
+
+def _network(entry: str) -> Network:
+    """Like ``ip_network(strict=False)``: host bits are masked off, not refused."""
+    address, slash, prefix = entry.partition("/")
+    bits, value = parse_ip(address)
+    if ":" in address and bits == 32:
+        return Network(32, value, 32 - (128 - int(prefix)) if slash else 32)
+    width = int(prefix) if slash else bits
+    shift = bits - width
+    return Network(bits, value >> shift << shift, width)
