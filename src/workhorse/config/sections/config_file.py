@@ -12,7 +12,7 @@ from workhorse.config.registry import setting
 SECTION = "Config File"
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)
 class ConfigFile:
     config: str = setting(
         "./gunicorn.conf.py",

@@ -13,7 +13,7 @@ from workhorse.config.registry import Support, setting
 SECTION = "Control"
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)
 class Control:
     control_socket: str = setting(
         "workhorse.ctl",

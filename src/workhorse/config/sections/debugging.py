@@ -13,7 +13,7 @@ from workhorse.config.registry import Support, setting
 SECTION = "Debugging"
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)
 class Debugging:
     reload: bool = setting(
         False,

@@ -17,7 +17,7 @@ _NO_DIRTY = "dirty arbiters are not implemented; run long jobs in a task queue"
 _NOOP = "a function that does nothing"
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)
 class DirtyArbiters:
     dirty_apps: list[str] = setting(
         [],
@@ -72,7 +72,7 @@ class DirtyArbiters:
     )
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)
 class DirtyArbiterHooks:
     on_dirty_starting: h.ServerHook = setting(
         h.on_dirty_starting,

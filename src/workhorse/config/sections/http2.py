@@ -14,7 +14,7 @@ SECTION = "HTTP/2"
 _H1_ONLY = "workhorse speaks HTTP/1.0 and 1.1 only; put an HTTP/2 proxy in front"
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)
 class HTTP2:
     http_protocols: list[str] = setting(
         ["h1"],

@@ -25,7 +25,7 @@ def _syslog_default() -> str:
     return "udp://localhost:514"
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)
 class Logging:
     accesslog: str | None = setting(
         None,

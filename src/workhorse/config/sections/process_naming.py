@@ -12,7 +12,7 @@ from workhorse.config.registry import setting
 SECTION = "Process Naming"
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)
 class ProcessNaming:
     proc_name: str | None = setting(
         None,

@@ -12,7 +12,7 @@ from workhorse.config.registry import Support, setting
 SECTION = "Security"
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)
 class Security:
     limit_request_line: int = setting(
         4094,

@@ -18,7 +18,7 @@ SECTION = "Server Hooks"
 _NOOP = "a function that does nothing"
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)
 class ServerHooks:
     on_starting: h.ServerHook = setting(
         h.on_starting,

@@ -18,7 +18,7 @@ _NO_PASTE = "PasteDeploy is not supported; give the application as MODULE:VARIAB
 _NO_UWSGI = "workhorse speaks HTTP only; the uWSGI binary protocol is not implemented"
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)
 class ServerMechanics:
     preload_app: bool = setting(
         False,

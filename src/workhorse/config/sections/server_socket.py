@@ -19,7 +19,7 @@ def bind_from_port(port: str) -> list[str]:
     return [f"0.0.0.0:{port.strip()}"]
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)
 class ServerSocket:
     bind: list[str] = setting(
         ["127.0.0.1:8000"],

@@ -12,7 +12,7 @@ from workhorse.config.registry import Support, setting
 SECTION = "SSL"
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)
 class SSL:
     keyfile: str | None = setting(
         None,

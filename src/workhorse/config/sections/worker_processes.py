@@ -14,7 +14,7 @@ SECTION = "Worker Processes"
 _ASGI = "workhorse serves WSGI applications only; there is no ASGI worker"
 
 
-@dataclass
+@dataclass(init=False, repr=False, eq=False)
 class WorkerProcesses:
     workers: int = setting(
         1,

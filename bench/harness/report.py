@@ -1,0 +1,193 @@
+"""What a run says: a plain-text summary for the terminal, Markdown tables for the docs.
+
+Ratios are to the gunicorn baselines of the same run and scenario (`x sync`,
+`x gthread`); a blank ratio means the baseline was not measured in that run.
+A `*` marks a cell where some rep ran while other jobs or the hypervisor took
+at least QUIET_CORES of CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .machine import QUIET_CORES
+from .results import Cell, Row
+from .scenarios import SCENARIOS
+from .servers import BASELINES, SERVERS
+
+MIB = 1024.0
+
+
+def _order(cells: list[Cell]) -> tuple[list[str], list[str]]:
+    names = [n for n in SERVERS if any(c.server == n for c in cells)]
+    names += sorted({c.server for c in cells} - set(names))
+    scen = [s for s in SCENARIOS if any(c.scenario == s for c in cells)]
+    return names, scen
+
+
+def _x(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "-"
+
+
+def _ratios(a: float | None, b: float | None) -> str:
+    return "" if a is None and b is None else f" ({_x(a)} / {_x(b)})"
+
+
+def _mib(kb: float | None) -> str:
+    return f"{kb / MIB:.1f}" if kb is not None else "-"
+
+
+def _num(x: float | None, fmt: str = ".0f") -> str:
+    return format(x, fmt) if x is not None else "-"
+
+
+def _probe(c: Cell) -> str:
+    text = f"{_num(c.probe_p50_ms, '.1f')} / {_num(c.probe_max_ms, '.1f')}"
+    return text + (f" ({c.probe_fail} of {c.probes} failed)" if c.probe_fail else "")
+
+
+def _errors(c: Cell) -> str:
+    text = f"{c.errors:,}"
+    return text + (f" (+{c.expected_read_errors:,} read-close)" if c.expected_read_errors else "")
+
+
+# --- terminal -----------------------------------------------------------------
+
+def text(cells: list[Cell]) -> str:
+    names, scen = _order(cells)
+    by = {(c.server, c.scenario): c for c in cells}
+    head = (f"{'server':18} {'w':>2} {'req/s':>9} {'x sync':>6} {'x gthr':>6} {'p50 ms':>7} "
+            f"{'p99 ms':>7} {'errors':>8} {'exp.read':>8} {'us/req':>7} {'new client ms':>18} "
+            f"{'RSS/PSS MiB':>12} {'start ms':>8}")
+    out = []
+    for s in scen:
+        out += ["", f"scenario {s}: {SCENARIOS[s].summary}", head]
+        for n in names:
+            c = by.get((n, s))
+            if c is None:
+                continue
+            mark = "*" if c.disturbed else " "
+            new_client = _probe(c)
+            out.append(
+                f"{n:18} {c.workers:>2} {c.req_per_s:>8,.0f}{mark} {_x(c.x_sync):>6} "
+                f"{_x(c.x_gthread):>6} {c.p50_ms:>7.2f} {c.p99_ms:>7.2f} {c.errors:>8,} "
+                f"{c.expected_read_errors:>8,} {_num(c.cpu_us):>7} {new_client:>18} "
+                f"{_mib(c.rss_kb) + '/' + _mib(c.pss_kb):>12} {_num(c.startup_ms):>8}")
+    if any(c.disturbed for c in cells):
+        out += ["", f"* some rep ran while others used >= {QUIET_CORES} cores (foreign or steal)"]
+    return "\n".join(out)
+
+
+# --- Markdown -----------------------------------------------------------------
+
+def _table(title: str, names: list[str], scen: list[str], by: dict[tuple[str, str], Cell],
+           fmt: Callable[[Cell], str]) -> list[str]:
+    lines = [f"**{title}**", "", "| server | " + " | ".join(scen) + " |",
+             "|---|" + "---:|" * len(scen)]
+    for n in names:
+        vals = [fmt(by[(n, s)]) if (n, s) in by else "" for s in scen]
+        lines.append(f"| {n} | " + " | ".join(vals) + " |")
+    return [*lines, ""]
+
+
+def _rate(c: Cell) -> str:
+    mark = "*" if c.disturbed else ""
+    asked = SCENARIOS[c.scenario].workers if c.scenario in SCENARIOS else c.workers
+    workers = f" [{c.workers}w]" if c.workers != asked else ""
+    return f"{c.req_per_s:,.0f}{mark}{_ratios(c.x_sync, c.x_gthread)}{workers}"
+
+
+def _cpu(c: Cell) -> str:
+    if c.cpu_us is None:
+        return "-"
+    proxy = f" + {c.proxy_cpu_us:.0f} nginx" if c.proxy_cpu_us is not None else ""
+    return f"{c.cpu_us:.0f}{proxy}{_ratios(c.cpu_x_sync, c.cpu_x_gthread)}"
+
+
+def _memory(names: list[str], by: dict[tuple[str, str], Cell]) -> list[str]:
+    lines = ["**Memory: RSS / PSS of master + workers, MiB (processes after the run); "
+             "start to first 200, ms**", "",
+             "| server | idle, 1 worker | after a | idle, 2 workers | after c "
+             "| start, 1 / 2 workers |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for n in names:
+        one, two = by.get((n, "a")), by.get((n, "c"))
+        if one is None and two is None:
+            continue
+        vals = []
+        for c in (one, two):
+            if c is None:
+                vals += ["", ""]
+                continue
+            vals += [f"{_mib(c.rss_idle_kb)} / {_mib(c.pss_idle_kb)}",
+                     f"{_mib(c.rss_kb)} / {_mib(c.pss_kb)} ({c.nprocs})"]
+        starts = " / ".join(_num(c.startup_ms) if c else "-" for c in (one, two))
+        lines.append(f"| {n} | " + " | ".join(vals) + f" | {starts} |")
+    return [*lines, ""]
+
+
+def _observability(by: dict[tuple[str, str], Cell]) -> list[str]:
+    off, on = by.get(("workhorse-obs-off", "a")), by.get(("workhorse-obs-on", "a"))
+    if off is None or on is None:
+        return []
+    lines = ["**Observability overhead: workhorse gthread, hello, scenario a**", "",
+             "| | req/s | p50 / p99 ms | CPU us per request |", "|---|---:|---:|---:|"]
+    for name, c in (("off", off), ("on", on)):
+        mark = "*" if c.disturbed else ""
+        lines.append(f"| {name} | {c.req_per_s:,.0f}{mark} | {c.p50_ms:.2f} / {c.p99_ms:.2f} | "
+                     f"{_num(c.cpu_us)} |")
+    rate = (on.req_per_s / off.req_per_s - 1) * 100 if off.req_per_s else None
+    cpu = (f"{on.cpu_us - off.cpu_us:+.1f} ({(on.cpu_us / off.cpu_us - 1) * 100:+.1f} %)"
+           if on.cpu_us is not None and off.cpu_us else "-")
+    lines.append(f"| on vs off | {_num(rate, '+.1f')} % | | {cpu} |")
+    return [*lines, ""]
+
+
+def _servers(names: list[str], cells: list[Cell]) -> list[str]:
+    lines = ["| row | version | connection after a response | configuration |", "|---|---|---|---|"]
+    for n in names:
+        mine = [c for c in cells if c.server == n]
+        behaviour = next((c.conn_behaviour for c in mine if c.scenario in ("a", "json")), "")
+        server = SERVERS.get(n)
+        note = server.note if server else ""
+        lines.append(f"| {n} | {mine[-1].server_version} | {behaviour} | {note} |")
+    return [*lines, ""]
+
+
+def markdown(cells: list[Cell], rows: list[Row]) -> str:
+    names, scen = _order(cells)
+    # Rows limited to some scenarios (observability on/off) have a table of their own.
+    names = [n for n in names if not (n in SERVERS and SERVERS[n].only)]
+    by = {(c.server, c.scenario): c for c in cells}
+    runs = sorted({c.run_id for c in cells})
+    durations = sorted({f"{float(r['duration_s']):g}" for r in rows if r["run_id"] in runs})
+    reps = max((c.reps for c in cells), default=0)
+    disturbed = sum(c.disturbed for c in cells)
+    first = cells[0]
+    out = [
+        f"Run {', '.join(runs)} ({first.utc[:10]}); {reps} interleaved reps x "
+        f"{'/'.join(durations)} s per measurement, medians.", "",
+        f"Machine: {first.machine}. Load generator: {first.tools}.", "",
+        *_servers(_order(cells)[0], cells),
+        "Ratios in parentheses: to gunicorn-sync / to gunicorn-gthread, in the same run. "
+        f"`*`: some rep ran while other jobs or the hypervisor took >= {QUIET_CORES} cores "
+        f"({disturbed} of {len(cells)} cells). `[1w]`: the server ran one process.", "",
+    ]
+    out += _table("Requests per second (median)", names, scen, by, _rate)
+    out += _table("Latency p50 / p99, ms (median)", names, scen, by,
+                  lambda c: f"{c.p50_ms:.2f} / {c.p99_ms:.2f}")
+    out += _table("Errors, all reps: wrk socket errors + status >= 400 (+ read errors of a server "
+                  "that closes without `Connection: close`: expected, responses complete)",
+                  names, scen, by, _errors)
+    out += _table("Server CPU per request, us: master + workers, utime + stime (d: + nginx's)",
+                  names, scen, by, _cpu)
+    out += _table("A new client during the load: median / worst wait, ms "
+                  "(failed of sent, 3 s limit)",
+                  names, scen, by, _probe)
+    out += _memory(names, by)
+    out += _observability(by)
+    return "\n".join(out)
+
+
+def baselines_missing(cells: list[Cell]) -> list[str]:
+    return [b for b in BASELINES if not any(c.server == b for c in cells)]
