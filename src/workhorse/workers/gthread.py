@@ -56,9 +56,6 @@ REAP_INTERVAL = 0.25
 #: How often a stopping worker checks whether its last connections are done.
 STOP_POLL = 0.05
 
-PARKED, ACTIVE, CLOSED = 0, 1, 2
-
-
 def _has_pending_data(client: Connection) -> bool:
     """A request (or part of one) is waiting on this connection."""
     if client.conn.trailing_data:
@@ -89,10 +86,12 @@ class ThreadWorker(Worker):
         self.settings = self.handlers[0].settings
         self.epoll = select.epoll()
         self.listener_index = {sock.fileno(): i for i, sock in enumerate(self.listen_socks)}
+        #: Every open connection, and the parked ones (waiting in epoll). A
+        #: thread owns a connection by taking it out of ``parked`` with one
+        #: ``dict.pop``, which is atomic: a stale epoll event, or the reaper
+        #: racing a request thread, can never give one connection two owners.
         self.clients: dict[int, Connection] = {}
-        self.states: dict[int, int] = {}
-        self.parked_since: dict[int, float] = {}
-        self.lock = threading.Lock()
+        self.parked: dict[int, Connection] = {}
         self.accepting = True
         self.listeners_paused = False
         handoff_fd = self.ctx.handoff_fd
@@ -151,9 +150,8 @@ class ThreadWorker(Worker):
         deadline = time.monotonic() + float(self.cfg.graceful_timeout)
         while time.monotonic() < deadline:
             self._close_parked(lambda client: not _has_pending_data(client))
-            with self.lock:
-                if not self.clients:
-                    break
+            if not self.clients:
+                break
             self.notify()
             time.sleep(STOP_POLL)
         os.write(self._stop_w, b"x")
@@ -166,7 +164,7 @@ class ThreadWorker(Worker):
         head_timeout = self.settings.header_timeout
 
         def expired(client: Connection) -> bool:
-            since = self.parked_since.get(client.fd, now)
+            since = client.parked_at
             if client.conn.trailing_data:  # a head stalled half-way
                 return now - since > head_timeout
             # An idle connection past its keep-alive, unless a request has just
@@ -177,18 +175,13 @@ class ThreadWorker(Worker):
         self.slot_writer.set_connections(len(self.clients))
 
     def _close_parked(self, should_close: Any) -> None:
-        doomed: list[Connection] = []
-        with self.lock:
-            for fd, client in list(self.clients.items()):
-                if self.states.get(fd) == PARKED and should_close(client):
-                    self.states[fd] = CLOSED
-                    del self.clients[fd]
-                    self.states.pop(fd, None)
-                    self.parked_since.pop(fd, None)
-                    doomed.append(client)
-        for client in doomed:
-            self._forget(client)
-        if doomed:
+        closed = False
+        for fd, client in list(self.parked.items()):
+            # Check, then take ownership; a thread that claimed it first wins.
+            if should_close(client) and self.parked.pop(fd, None) is client:
+                self._close(client, rearm=False)
+                closed = True
+        if closed:
             self._rearm_listeners()
 
     # --- request threads -----------------------------------------------------------
@@ -237,9 +230,8 @@ class ThreadWorker(Worker):
             time.sleep(0.1)  # EMFILE and friends: do not spin on a ready listener
             self._rearm(fd)
             return
-        with self.lock:
-            full = len(self.clients) + 1 >= self.max_connections
-            self.listeners_paused = full
+        full = len(self.clients) + 1 >= self.max_connections
+        self.listeners_paused = full
         if self.accepting and not full:
             self._rearm(fd)
         client = self._adopt(sock, peer, index)
@@ -282,18 +274,11 @@ class ThreadWorker(Worker):
         else:
             client = Connection(sock, peer, ServerConnection(self.limits), index)
         self.handlers[0].adopt(client)
-        with self.lock:
-            self.clients[client.fd] = client
-            self.states[client.fd] = ACTIVE
+        self.clients[client.fd] = client
         return client
 
     def _claim(self, fd: int) -> Connection | None:
-        with self.lock:
-            if self.states.get(fd) != PARKED:
-                return None
-            self.states[fd] = ACTIVE
-            self.parked_since.pop(fd, None)
-            return self.clients.get(fd)
+        return self.parked.pop(fd, None)
 
     def _serve(self, handler: RequestHandler, client: Connection) -> None:
         while True:
@@ -337,11 +322,9 @@ class ThreadWorker(Worker):
 
     def _park(self, client: Connection) -> None:
         fd = client.fd
-        with self.lock:
-            if fd not in self.clients:
-                return
-            self.states[fd] = PARKED
-            self.parked_since[fd] = time.monotonic()
+        client.parked_at = time.monotonic()
+        # Parked before armed: the thread the event wakes must find it.
+        self.parked[fd] = client
         try:
             if client.registered:
                 self.epoll.modify(fd, ONESHOT_IN)
@@ -351,14 +334,15 @@ class ThreadWorker(Worker):
         except OSError:
             self._close(client)
 
-    def _close(self, client: Connection) -> None:
-        with self.lock:
-            if self.clients.get(client.fd) is client:
-                del self.clients[client.fd]
-            self.states.pop(client.fd, None)
-            self.parked_since.pop(client.fd, None)
+    def _close(self, client: Connection, *, rearm: bool = True) -> None:
+        fd = client.fd
+        if self.parked.get(fd) is client:
+            self.parked.pop(fd, None)
+        if self.clients.get(fd) is client:
+            del self.clients[fd]
         self._forget(client)
-        self._rearm_listeners()
+        if rearm:
+            self._rearm_listeners()
 
     def _forget(self, client: Connection) -> None:
         # Closing the socket removes it from the epoll set: no unregister call.
@@ -379,9 +363,8 @@ class ThreadWorker(Worker):
         """A connection closed: listeners may have been left disarmed at the limit."""
         if not self.accepting or not self.listeners_paused:
             return
-        with self.lock:
-            if len(self.clients) + 1 >= self.max_connections:
-                return
-            self.listeners_paused = False
+        if len(self.clients) + 1 >= self.max_connections:
+            return
+        self.listeners_paused = False
         for fd in self.listener_index:
             self._rearm(fd)

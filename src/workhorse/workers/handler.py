@@ -148,8 +148,8 @@ class Connection:
     #: TLS connections are :class:`workhorse.workers.tls.TLSConnection`.
     is_tls = False
 
-    __slots__ = ("bytes_in", "conn", "fd", "label", "linger", "listener_index", "peer",
-                 "proxy_buffer", "proxy_environ", "proxy_versions", "registered", "sock")
+    __slots__ = ("bytes_in", "conn", "fd", "label", "linger", "listener_index", "parked_at",
+                 "peer", "proxy_buffer", "proxy_environ", "proxy_versions", "registered", "sock")
 
     def __init__(self, sock: socket.socket, peer: Any, conn: ServerConnection,
                  listener_index: int) -> None:
@@ -162,6 +162,7 @@ class Connection:
         self.conn = conn
         self.bytes_in = 0
         self.registered = False  # known to the threaded worker's epoll
+        self.parked_at = 0.0  # when the threaded worker last parked it
         #: The client may still be sending a body nobody read: close in stages.
         self.linger = False
         self.proxy_environ: dict[str, str] | None = None
