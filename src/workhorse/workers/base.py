@@ -137,8 +137,13 @@ class Worker:
     def _reset_inherited_state(self) -> None:
         """Undo what the master set up for itself before the fork."""
         signal.set_wakeup_fd(-1)
+        # The master's handlers only queue signals in the master's loop: in a
+        # booting worker they would swallow a TERM. Until the worker installs
+        # its own (init_signals), the default action applies: a worker told to
+        # stop while it boots just ends.
         for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2,
-                       signal.SIGWINCH, signal.SIGCHLD):
+                       signal.SIGWINCH, signal.SIGCHLD, signal.SIGTERM, signal.SIGINT,
+                       signal.SIGQUIT, signal.SIGUSR1):
             signal.signal(signum, signal.SIG_DFL)
         unused = list(self.ctx.master_fds)
         if not self.accepts_handoff and self.ctx.handoff_fd >= 0:
