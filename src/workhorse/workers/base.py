@@ -143,8 +143,10 @@ class Worker:
         # stop while it boots just ends.
         for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2,
                        signal.SIGWINCH, signal.SIGCHLD, signal.SIGTERM, signal.SIGINT,
-                       signal.SIGQUIT, signal.SIGUSR1):
+                       signal.SIGQUIT):
             signal.signal(signum, signal.SIG_DFL)
+        # A log reopen (USR1) while booting must not end the worker.
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
         unused = list(self.ctx.master_fds)
         if not self.accepts_handoff and self.ctx.handoff_fd >= 0:
             unused.append(self.ctx.handoff_fd)
