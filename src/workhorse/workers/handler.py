@@ -509,10 +509,14 @@ class RequestHandler:
                 # A regular file has a known length: send it, not chunks.
                 response.set_content_length(span[2])
         if type(result) is list and len(result) == 1 and response.sent == 0:
-            # The whole body is known: give it a length instead of chunking.
             chunk = result[0]
-            if response.started and type(chunk) is bytes:
+            if response.started and type(chunk) is bytes and not response.headers_sent:
+                # The whole response is known: a length instead of chunks, and
+                # head, body and end in one send.
                 response.set_content_length(len(chunk))
+                self.slot.writing()
+                response.write_whole(chunk)
+                return
             self.slot.writing()
             response.write(chunk)
         else:

@@ -123,6 +123,19 @@ class Response:
                 return
         self.headers.append((name, value))
 
+    def write_whole(self, data: bytes) -> None:
+        """Send the head, the complete body and its end at once (one system call)."""
+        length = self.content_length
+        if length is not None and len(data) > length:
+            raise AppError(f"the body is longer than the Content-Length the app set "
+                           f"({len(data)} > {length} bytes)")
+        conn = self._conn
+        head = self._take_head()
+        message = head + conn.send_data(data) + conn.send_end() if data else head + conn.send_end()
+        self.sent = len(data)
+        self.written = len(message)
+        self._send(message)
+
     def set_content_length(self, length: int) -> None:
         """Declare the length of a body the worker knows in full before sending."""
         if self.content_length is None and not self.headers_sent:
