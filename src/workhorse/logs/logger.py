@@ -427,9 +427,14 @@ class Logger:
                     if error is not None:
                         failures.append((handler.baseFilename, error))
         for path, error in failures:
-            self.error(
-                "cannot reopen the log file %r, still writing to the old one: %s", path, error
-            )
+            message = f"cannot reopen the log file {path!r}, still writing to the old one: {error}"
+            self.error("%s", message)
+            # The old file may be unreachable (its directory gone): say it on
+            # stderr too, where a supervisor (systemd, docker) collects it.
+            try:
+                os.write(2, f"workhorse[{os.getpid()}]: {message}\n".encode(errors="replace"))
+            except OSError:
+                pass
 
     def close_on_exec(self) -> None:
         """Mark the log files' descriptors close-on-exec (not fds 1 and 2)."""

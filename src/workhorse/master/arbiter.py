@@ -257,7 +257,7 @@ class Arbiter:
         for listener in self.LISTENERS:
             if listener.is_unix:
                 continue
-            apply_io_timeouts(listener.sock, float(cfg.body_timeout), float(cfg.send_timeout))
+            apply_io_timeouts(listener.sock, float(cfg.header_timeout), float(cfg.send_timeout))
 
     def _preload(self) -> None:
         if not self.cfg.preload_app:

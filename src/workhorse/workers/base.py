@@ -199,6 +199,10 @@ class Worker:
                 import pwd
 
                 os.initgroups(pwd.getpwuid(uid).pw_name, gid)
+            elif os.geteuid() == 0:
+                # Without initgroups the worker belongs to its group only; the
+                # master's supplementary groups (root's) must not come along.
+                os.setgroups([])
             if os.getegid() != gid:
                 os.setgid(gid)
             if os.geteuid() != uid:

@@ -84,6 +84,8 @@ class ThreadWorker(Worker):
             for thread in range(self.threads)
         ]
         self.settings = self.handlers[0].settings
+        self.io_timeouts = {"read_timeout": self.settings.header_timeout,
+                            "send_timeout": self.settings.send_timeout}
         self.epoll = select.epoll()
         self.listener_index = {sock.fileno(): i for i, sock in enumerate(self.listen_socks)}
         #: Every open connection, and the parked ones (waiting in epoll). A
@@ -164,9 +166,9 @@ class ThreadWorker(Worker):
         head_timeout = self.settings.header_timeout
 
         def expired(client: Connection) -> bool:
+            if client.head_started:  # a head stalled half-way: from its first byte
+                return bool(head_timeout) and now - client.head_started > head_timeout
             since = client.parked_at
-            if client.conn.trailing_data:  # a head stalled half-way
-                return now - since > head_timeout
             # An idle connection past its keep-alive, unless a request has just
             # arrived on it and only waits for a thread to pick it up.
             return now - since > keepalive and not _has_pending_data(client)
@@ -270,9 +272,10 @@ class ThreadWorker(Worker):
                 sock.close()
                 return None
             client: Connection = self.tls_module.TLSConnection(
-                secure, peer, ServerConnection(self.limits), index)
+                secure, peer, ServerConnection(self.limits), index, **self.io_timeouts)
         else:
-            client = Connection(sock, peer, ServerConnection(self.limits), index)
+            client = Connection(sock, peer, ServerConnection(self.limits), index,
+                                **self.io_timeouts)
         self.handlers[0].adopt(client)
         self.clients[client.fd] = client
         return client
@@ -322,15 +325,22 @@ class ThreadWorker(Worker):
 
     def _park(self, client: Connection) -> None:
         fd = client.fd
-        client.parked_at = time.monotonic()
-        # Parked before armed: the thread the event wakes must find it.
+        now = client.parked_at = time.monotonic()
+        if not client.conn.trailing_data:
+            client.head_started = 0.0
+        elif not client.head_started:
+            client.head_started = now  # the first bytes of a head: its clock starts
+        # Parked before armed: the thread the event wakes must find it. And
+        # marked registered before registering: once armed, another thread
+        # may own (and park) it before this one runs again.
+        registered = client.registered
+        client.registered = True
         self.parked[fd] = client
         try:
-            if client.registered:
+            if registered:
                 self.epoll.modify(fd, ONESHOT_IN)
             else:
                 self.epoll.register(fd, ONESHOT_IN)
-                client.registered = True
         except OSError:
             self._close(client)
 

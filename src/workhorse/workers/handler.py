@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -41,7 +42,7 @@ from workhorse.http import (
     error_response,
 )
 from workhorse.http.proxy import parse_proxy_header
-from workhorse.listeners import apply_io_timeouts
+from workhorse.listeners import apply_io_timeouts, timeval
 from workhorse.logs import AccessRecord
 from workhorse.scoreboard import RequestSlotWriter
 from workhorse.wsgi.environ import EnvironBuilder
@@ -97,8 +98,12 @@ class HandlerSettings:
 
 
 def set_io_timeouts(sock: socket.socket, settings: HandlerSettings) -> None:
-    """Kernel timeouts for one accepted UNIX socket (TCP ones inherit the listener's)."""
-    apply_io_timeouts(sock, settings.body_timeout, settings.send_timeout)
+    """Kernel timeouts for one accepted UNIX socket (TCP ones inherit the listener's).
+
+    Reads start with the head's limit; :meth:`Connection.set_read_timeout`
+    switches to ``body_timeout`` for a body (only when the two differ).
+    """
+    apply_io_timeouts(sock, settings.header_timeout, settings.send_timeout)
 
 
 class HookRequest:
@@ -148,11 +153,13 @@ class Connection:
     #: TLS connections are :class:`workhorse.workers.tls.TLSConnection`.
     is_tls = False
 
-    __slots__ = ("bytes_in", "conn", "fd", "label", "linger", "listener_index", "parked_at",
-                 "peer", "proxy_buffer", "proxy_environ", "proxy_versions", "registered", "sock")
+    __slots__ = ("bytes_in", "conn", "fd", "head_started", "label", "linger", "listener_index",
+                 "parked_at", "peer", "proxy_buffer", "proxy_environ", "proxy_versions",
+                 "read_timeout", "registered", "send_timeout", "sock")
 
     def __init__(self, sock: socket.socket, peer: Any, conn: ServerConnection,
-                 listener_index: int) -> None:
+                 listener_index: int, *, read_timeout: float = 0.0,
+                 send_timeout: float = 0.0) -> None:
         self.sock = sock
         self.fd = sock.fileno()
         # A UNIX-socket peer has no address: None means "local" everywhere.
@@ -163,6 +170,11 @@ class Connection:
         self.bytes_in = 0
         self.registered = False  # known to the threaded worker's epoll
         self.parked_at = 0.0  # when the threaded worker last parked it
+        self.head_started = 0.0  # when the first byte of a still partial head came
+        #: The socket's SO_RCVTIMEO as last set (the listener's, header_timeout,
+        #: to begin with), and the whole-response send limit (0: none).
+        self.read_timeout = read_timeout
+        self.send_timeout = send_timeout
         #: The client may still be sending a body nobody read: close in stages.
         self.linger = False
         self.proxy_environ: dict[str, str] | None = None
@@ -240,17 +252,79 @@ class Connection:
                 continue
             return event
 
+    def set_read_timeout(self, seconds: float) -> None:
+        """Bound each receive by ``seconds`` (0: no limit); a system call only on change."""
+        if seconds != self.read_timeout:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(seconds))
+            self.read_timeout = seconds
+
     def send(self, data: bytes) -> None:
+        """Send everything; drop a client that reads nothing for ``send_timeout``.
+
+        The common case is one non-blocking send that takes it all. When the
+        client reads slower than we write, :meth:`_send_rest` waits for room
+        in the socket buffer, at most ``send_timeout`` each time: any progress
+        restarts the clock, so only a client that stopped reading is dropped,
+        and exactly ``send_timeout`` after it stopped.
+        """
         try:
-            self.sock.sendall(data)
-        except BlockingIOError as exc:
-            raise ClientGone(f"the client did not read the response in time: {exc}") from exc
+            sent = self.sock.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
         except CLIENT_GONE as exc:
             raise ClientGone(str(exc)) from exc
         except OSError as exc:
             if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN):
                 raise ClientGone(str(exc)) from exc
             raise
+        if sent < len(data):
+            self._send_rest(memoryview(data)[sent:])
+
+    def _send_rest(self, rest: memoryview) -> None:
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLOUT)
+        wait_ms = int(self.send_timeout * 1000) if self.send_timeout else None
+        while rest:
+            if not poller.poll(wait_ms):
+                raise ClientGone(f"the client read nothing for {self.send_timeout:g}s "
+                                 "(send_timeout)")
+            try:
+                rest = rest[self.sock.send(rest, socket.MSG_DONTWAIT):]
+            except BlockingIOError:
+                continue
+            except CLIENT_GONE as exc:
+                raise ClientGone(str(exc)) from exc
+            except OSError as exc:
+                if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN):
+                    raise ClientGone(str(exc)) from exc
+                raise
+
+    def sendfile(self, fd: int, offset: int, count: int) -> int:
+        """Send ``count`` bytes of file ``fd`` from ``offset`` with sendfile(2); a client
+        that reads nothing for ``send_timeout`` is dropped. Returns the bytes sent."""
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLOUT)
+        wait_ms = int(self.send_timeout * 1000) if self.send_timeout else None
+        out = self.sock.fileno()
+        sent = 0
+        self.sock.setblocking(False)  # sendfile(2) takes no MSG_DONTWAIT
+        try:
+            while sent < count:
+                try:
+                    chunk = os.sendfile(out, fd, offset + sent, count - sent)
+                except BlockingIOError:
+                    if not poller.poll(wait_ms):
+                        raise ClientGone(f"the client read nothing for {self.send_timeout:g}s "
+                                         "(send_timeout)") from None
+                    continue
+                except CLIENT_GONE as exc:
+                    raise ClientGone(str(exc)) from exc
+                if chunk == 0:
+                    break  # the file is shorter than it said
+                sent += chunk
+        finally:
+            self.sock.setblocking(True)
+        return sent
 
     def close(self) -> None:
         if self.linger:
@@ -272,7 +346,7 @@ class Connection:
             return
         try:
             self.sock.shutdown(socket.SHUT_WR)
-            apply_io_timeouts(self.sock, LINGER_READ_TIMEOUT, LINGER_READ_TIMEOUT)
+            self.set_read_timeout(LINGER_READ_TIMEOUT)
             deadline = time.monotonic() + LINGER_SECONDS
             while time.monotonic() < deadline and self.sock.recv(RECV_SIZE):
                 pass
@@ -385,8 +459,13 @@ class RequestHandler:
                     while event is NEED_DATA:
                         client.receive()
                         event = conn.next_event()
-                        if event is NEED_DATA and time.monotonic() > head_deadline:
-                            raise ReadTimeout("request head not complete in time")
+                        if event is NEED_DATA and header_timeout:
+                            # The head is partial: each further wait gets only
+                            # what is left of header_timeout.
+                            left = head_deadline - time.monotonic()
+                            if left <= 0:
+                                raise ReadTimeout("request head not complete in time")
+                            client.set_read_timeout(left)
             except ProtocolError as exc:
                 self.reject(client, exc)
                 return False
@@ -484,6 +563,10 @@ class RequestHandler:
         except ClientGone as exc:
             self.log.debug("Client %s went away: %s", _client_text(client.peer), exc)
             return False
+        except ProtocolError as exc:
+            # The request body was malformed (or too large) while the app read
+            # it: the client's fault, answered with its 4xx, not a 500.
+            return self._bad_body(client, response, exc)
         except (AppError, LocalProtocolError) as exc:
             self.log.error("Error handling request %s %s: the app broke the WSGI contract: %s",
                            environ.get("REQUEST_METHOD"), environ.get("RAW_URI"), exc)
@@ -532,6 +615,10 @@ class RequestHandler:
         response.add_header_once(self._rid_name, self._rid_lower, request_id)
         self.slot.writing()
         response.finish()
+        if response.content_length is not None and response.sent < response.content_length:
+            self.log.error("The app declared Content-Length: %d but sent %d bytes; the "
+                           "connection is closed so the client sees a cut response",
+                           response.content_length, response.sent)
 
     def _sendfile(self, client: Connection, response: Response, wrapper: FileWrapper,
                   method: str) -> bool:
@@ -550,16 +637,24 @@ class RequestHandler:
         if method == "HEAD" or count == 0:
             response.finish()
             return True
-        with os.fdopen(os.dup(fd), "rb") as file:
-            try:
-                sent = client.sock.sendfile(file, offset, count)
-            except CLIENT_GONE as exc:
-                raise ClientGone(str(exc)) from exc
+        sent = client.sendfile(fd, offset, count)
         response.sent += sent
         response.written += sent
         client.conn.send_data_sent_elsewhere(sent)
         response.finish()
         return True
+
+    def _bad_body(self, client: Connection, response: Response, exc: ProtocolError) -> bool:
+        self.log.info("Invalid request body from %s: %s (%d)", _client_text(client.peer),
+                      exc.detail or exc, exc.status)
+        if response.headers_sent:
+            return False  # the app answered already; the connection is cut
+        response.status_code = exc.status
+        try:
+            client.send(error_response(exc.status, exc.reason))
+        except ClientGone:
+            pass
+        return False
 
     def _internal_error(self, client: Connection, response: Response, request_id: str) -> bool:
         if response.headers_sent:
@@ -584,6 +679,7 @@ class RequestHandler:
     def _body_source(self, client: Connection) -> Callable[[], bytes]:
         conn = client.conn
         continue_checked = False
+        body_timeout = self.settings.body_timeout
 
         def source() -> bytes:
             nonlocal continue_checked
@@ -592,6 +688,7 @@ class RequestHandler:
                 interim = conn.send_continue()
                 if interim:
                     client.send(interim)
+            client.set_read_timeout(body_timeout)
             try:
                 event = client.next_event()
             except ReadTimeout as exc:

@@ -69,9 +69,10 @@ def environ_builders(cfg: Any, listeners: list[Listener], errors: Any, *,
 
 def handler_settings(cfg: Any, log: Any) -> HandlerSettings:
     return HandlerSettings(
-        header_timeout=float(getattr(cfg, "header_timeout", 30) or 30),
-        body_timeout=float(getattr(cfg, "body_timeout", 30) or 30),
-        send_timeout=float(getattr(cfg, "send_timeout", 30) or 30),
+        # 0 means no limit, for the kernel (SO_RCVTIMEO) and for our deadlines.
+        header_timeout=float(cfg.header_timeout),
+        body_timeout=float(cfg.body_timeout),
+        send_timeout=float(cfg.send_timeout),
         keepalive=float(cfg.keepalive),
         sendfile=cfg.sendfile is not False,
         request_id_header=str(getattr(cfg, "request_id_header", "X-Request-ID")).upper(),

@@ -34,6 +34,9 @@ class SyncWorker(Worker):
         self.handler: RequestHandler = serving.make_handler(
             self, board, board.request_writer(self.slot, 0), 0, builders)
         self.limits = serving.http_limits(self.cfg)
+        settings = self.handler.settings
+        self.io_timeouts = {"read_timeout": settings.header_timeout,
+                            "send_timeout": settings.send_timeout}
         self.tls_module, self.tls = serving.tls_support(self.cfg)
 
     def run(self) -> None:
@@ -87,9 +90,10 @@ class SyncWorker(Worker):
                 self.log.debug("TLS handshake failed with %s", peer)
                 sock.close()
                 return
-            client: Connection = self.tls_module.TLSConnection(secure, peer, conn, index)
+            client: Connection = self.tls_module.TLSConnection(secure, peer, conn, index,
+                                                               **self.io_timeouts)
         else:
-            client = Connection(sock, peer, conn, index)
+            client = Connection(sock, peer, conn, index, **self.io_timeouts)
         handler = self.handler
         handler.adopt(client)
         try:

@@ -14,7 +14,7 @@ import socket
 import ssl
 from typing import Any
 
-from workhorse.workers.handler import ClientGone, Connection, ReadTimeout
+from workhorse.workers.handler import CLIENT_GONE, ClientGone, Connection, ReadTimeout
 
 
 class TLSConnection(Connection):
@@ -31,12 +31,16 @@ class TLSConnection(Connection):
             raise ClientGone(f"TLS error: {exc}") from exc
 
     def send(self, data: bytes) -> None:
+        # TLS sockets take no send flags: a blocking send bounded by the
+        # kernel's SO_SNDTIMEO (send_timeout per call) does the waiting.
         try:
-            super().send(data)
-        except ssl.SSLWantWriteError as exc:
+            self.sock.sendall(data)
+        except (BlockingIOError, ssl.SSLWantWriteError) as exc:
             raise ClientGone(f"the client did not read the response in time: {exc}") from exc
         except ssl.SSLError as exc:
             raise ClientGone(f"TLS error: {exc}") from exc
+        except CLIENT_GONE as exc:
+            raise ClientGone(str(exc)) from exc
 
     def buffered(self) -> bool:
         """Decrypted bytes wait inside OpenSSL (epoll will not report them)."""
