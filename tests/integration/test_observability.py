@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import shutil
 import socket
 import subprocess
@@ -227,3 +228,27 @@ def test_app_prometheus_client_metrics_are_summed_and_survive_restarts(server_fa
     # The readiness probe of the test harness counts too.
     assert metric_value(text, "shop_hits_total") >= 20
     assert "workhorse_workers_target 2" in text
+
+
+def test_status_watch_refreshes(server_factory):
+    server = server_factory(["-w", "1", "testapp:app"])
+    watcher = subprocess.Popen([sys.executable, "-m", "workhorse", "status", "--watch",
+                                "--interval", "0.2", "--pid", str(server.pid)],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert watcher.stdout is not None
+    output = b""
+    try:
+        deadline = time.monotonic() + 15
+        while output.count(b"Workers ") < 3 and time.monotonic() < deadline:
+            ready, _, _ = select.select([watcher.stdout], [], [], 0.2)
+            if ready:
+                chunk = watcher.stdout.read1(65536)
+                if not chunk:
+                    break
+                output += chunk
+    finally:
+        watcher.kill()
+        watcher.wait(10)
+        watcher.stdout.close()
+    assert output.count(b"Workers ") >= 3, output[-500:]
+    assert b"\x1b[" in output  # it clears the screen between refreshes

@@ -336,3 +336,46 @@ def test_reuse_port_lets_two_servers_share_a_port(server_factory):
 def test_no_sendfile_still_serves_files(server_factory):
     server = server_factory(["--no-sendfile", "testapp:app"])
     assert len(requests.get(server.url + "/file?size=123457", timeout=5).content) == 123457
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def test_tls_client_certificates_required(server_factory, tmp_path):
+    """cert_reqs=2 (CERT_REQUIRED) with ca_certs: only clients with a certificate
+    signed by that CA get through."""
+    ca_key, ca = tmp_path / "ca.key", tmp_path / "ca.pem"
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ca",
+             "-keyout", str(ca_key), "-out", str(ca))
+    cert, key = tmp_path / "server.pem", tmp_path / "server.key"
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert))
+    client_key, client_csr, client = (tmp_path / "client.key", tmp_path / "client.csr",
+                                      tmp_path / "client.pem")
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=client",
+             "-keyout", str(client_key), "-out", str(client_csr))
+    _openssl("x509", "-req", "-in", str(client_csr), "-CA", str(ca), "-CAkey", str(ca_key),
+             "-CAcreateserial", "-days", "2", "-out", str(client))
+    server = server_factory(["--certfile", str(cert), "--keyfile", str(key),
+                             "--ca-certs", str(ca), "--cert-reqs", "2", "testapp:app"],
+                            wait=False)
+
+    def get(with_cert: bool) -> bytes:
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        if with_cert:
+            context.load_cert_chain(str(client), str(client_key))
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw, \
+                    context.wrap_socket(raw, server_hostname="localhost") as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                data = b""
+                while chunk := sock.recv(65536):
+                    data += chunk
+                return data
+        except OSError:  # ssl.SSLError included: the handshake was refused
+            return b""
+
+    assert wait_for(lambda: get(with_cert=True)).startswith(b"HTTP/1.1 200")
+    assert get(with_cert=False) == b""

@@ -93,6 +93,7 @@ class Worker:
         self.slot_writer = ctx.board.worker_writer(slot)
         self._wakeup_r = -1
         self._wakeup_w = -1
+        self._next_tick = 0.0
 
     def __str__(self) -> str:
         return f"<Worker {self.pid}>"
@@ -249,6 +250,14 @@ class Worker:
     def notify(self) -> None:
         """Heartbeat (Gunicorn's name): the loop is alive."""
         self.slot_writer.heartbeat(time.monotonic())
+
+    def housekeeping(self, now: float) -> bool:
+        """Once a loop tick: the heartbeat, and the parent check. False: stop now."""
+        if now < self._next_tick:
+            return True
+        self._next_tick = now + LOOP_TICK
+        self.notify()
+        return self.parent_alive()
 
     def parent_alive(self) -> bool:
         if os.getppid() != self.ppid:

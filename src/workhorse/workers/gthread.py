@@ -35,7 +35,7 @@ from typing import Any
 
 from workhorse.http import ProtocolError, ServerConnection
 from workhorse.workers import serving
-from workhorse.workers.base import LOOP_TICK, Worker
+from workhorse.workers.base import Worker
 from workhorse.workers.handler import (
     ClientGone,
     Connection,
@@ -119,14 +119,10 @@ class ThreadWorker(Worker):
                 for t in range(self.threads)]
         for thread in pool:
             thread.start()
-        next_tick = 0.0
         while self.alive:
             now = time.monotonic()
-            if now >= next_tick:
-                self.notify()
-                if not self.parent_alive():
-                    break
-                next_tick = now + LOOP_TICK
+            if not self.housekeeping(now):
+                break
             self._expire(now)
             try:
                 ready, _, _ = select.select([self.wakeup_fd], [], [], REAP_INTERVAL)

@@ -67,12 +67,20 @@ LINGER_SECONDS = 2.0
 LINGER_READ_TIMEOUT = 0.5
 #: Errors that mean the client went away: never worth a traceback.
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
+GONE_ERRNOS = frozenset({errno.ECONNRESET, errno.ENOTCONN, errno.EPIPE})
 
 Hook = Callable[..., Any]
 
 
 class ClientGone(Exception):
     """The client closed or stopped responding; the exchange cannot continue."""
+
+
+def client_error(exc: OSError) -> Exception:
+    """What a socket error means for the exchange: the client is gone, or a real fault."""
+    if isinstance(exc, CLIENT_GONE) or exc.errno in GONE_ERRNOS:
+        return ClientGone(str(exc))
+    return exc
 
 
 class ReadTimeout(Exception):
@@ -203,12 +211,8 @@ class Connection:
             data = self.sock.recv(RECV_SIZE, flags)
         except BlockingIOError as exc:
             raise ReadTimeout(str(exc)) from exc
-        except CLIENT_GONE as exc:
-            raise ClientGone(str(exc)) from exc
         except OSError as exc:
-            if exc.errno in (errno.ECONNRESET, errno.ENOTCONN, errno.EPIPE):
-                raise ClientGone(str(exc)) from exc
-            raise
+            raise client_error(exc) from exc
         self.bytes_in += len(data)
         if self.proxy_versions:
             self._take_proxy_header(data)
@@ -271,12 +275,8 @@ class Connection:
             sent = self.sock.send(data, socket.MSG_DONTWAIT)
         except BlockingIOError:
             sent = 0
-        except CLIENT_GONE as exc:
-            raise ClientGone(str(exc)) from exc
         except OSError as exc:
-            if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN):
-                raise ClientGone(str(exc)) from exc
-            raise
+            raise client_error(exc) from exc
         if sent < len(data):
             self._send_rest(memoryview(data)[sent:])
 
@@ -292,12 +292,8 @@ class Connection:
                 rest = rest[self.sock.send(rest, socket.MSG_DONTWAIT):]
             except BlockingIOError:
                 continue
-            except CLIENT_GONE as exc:
-                raise ClientGone(str(exc)) from exc
             except OSError as exc:
-                if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN):
-                    raise ClientGone(str(exc)) from exc
-                raise
+                raise client_error(exc) from exc
 
     def sendfile(self, fd: int, offset: int, count: int) -> int:
         """Send ``count`` bytes of file ``fd`` from ``offset`` with sendfile(2); a client
@@ -317,8 +313,8 @@ class Connection:
                         raise ClientGone(f"the client read nothing for {self.send_timeout:g}s "
                                          "(send_timeout)") from None
                     continue
-                except CLIENT_GONE as exc:
-                    raise ClientGone(str(exc)) from exc
+                except OSError as exc:
+                    raise client_error(exc) from exc
                 if chunk == 0:
                     break  # the file is shorter than it said
                 sent += chunk

@@ -42,14 +42,9 @@ class SyncWorker(Worker):
     def run(self) -> None:
         socks = self.listen_socks
         wait_on: list[Any] = [*socks, self.wakeup_fd]
-        next_tick = 0.0
         while self.alive:
-            now = time.monotonic()
-            if now >= next_tick:
-                self.notify()
-                if not self.parent_alive():
-                    return
-                next_tick = now + LOOP_TICK
+            if not self.housekeeping(time.monotonic()):
+                return
             served = False
             for index, sock in enumerate(socks):
                 served = self._accept_and_serve(sock, index) or served

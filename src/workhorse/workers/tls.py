@@ -14,7 +14,7 @@ import socket
 import ssl
 from typing import Any
 
-from workhorse.workers.handler import CLIENT_GONE, ClientGone, Connection, ReadTimeout
+from workhorse.workers.handler import ClientGone, Connection, ReadTimeout, client_error
 
 
 class TLSConnection(Connection):
@@ -39,8 +39,8 @@ class TLSConnection(Connection):
             raise ClientGone(f"the client did not read the response in time: {exc}") from exc
         except ssl.SSLError as exc:
             raise ClientGone(f"TLS error: {exc}") from exc
-        except CLIENT_GONE as exc:
-            raise ClientGone(str(exc)) from exc
+        except OSError as exc:
+            raise client_error(exc) from exc
 
     def buffered(self) -> bool:
         """Decrypted bytes wait inside OpenSSL (epoll will not report them)."""
