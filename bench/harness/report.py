@@ -127,19 +127,24 @@ def _memory(names: list[str], by: dict[tuple[str, str], Cell]) -> list[str]:
 
 
 def _observability(by: dict[tuple[str, str], Cell]) -> list[str]:
-    off, on = by.get(("workhorse-obs-off", "a")), by.get(("workhorse-obs-on", "a"))
-    if off is None or on is None:
+    """Scenario a rows that differ from workhorse-gthread in one switch, each against its base."""
+    pairs = [("observability on vs off", "workhorse-obs-off", "workhorse-obs-on"),
+             ("workhorse: access log vs none", "workhorse-gthread", "workhorse-access-log"),
+             ("gunicorn: access log vs none", "gunicorn-gthread", "gunicorn-access-log")]
+    present = [(label, by[(base, "a")], by[(row, "a")]) for label, base, row in pairs
+               if (base, "a") in by and (row, "a") in by]
+    if not present:
         return []
-    lines = ["**Observability overhead: workhorse gthread, hello, scenario a**", "",
-             "| | req/s | p50 / p99 ms | CPU us per request |", "|---|---:|---:|---:|"]
-    for name, c in (("off", off), ("on", on)):
-        mark = "*" if c.disturbed else ""
-        lines.append(f"| {name} | {c.req_per_s:,.0f}{mark} | {c.p50_ms:.2f} / {c.p99_ms:.2f} | "
-                     f"{_num(c.cpu_us)} |")
-    rate = (on.req_per_s / off.req_per_s - 1) * 100 if off.req_per_s else None
-    cpu = (f"{on.cpu_us - off.cpu_us:+.1f} ({(on.cpu_us / off.cpu_us - 1) * 100:+.1f} %)"
-           if on.cpu_us is not None and off.cpu_us else "-")
-    lines.append(f"| on vs off | {_num(rate, '+.1f')} % | | {cpu} |")
+    lines = ["**Observability and access log cost: gthread, hello, scenario a**", "",
+             "| comparison | req/s, base -> with | change | CPU us per request, base -> with |",
+             "|---|---:|---:|---:|"]
+    for label, base, row in present:
+        mark = "*" if base.disturbed or row.disturbed else ""
+        rate = (row.req_per_s / base.req_per_s - 1) * 100 if base.req_per_s else None
+        cpu = (f"{_num(base.cpu_us)} -> {_num(row.cpu_us)}"
+               if base.cpu_us is not None and row.cpu_us is not None else "-")
+        lines.append(f"| {label} | {base.req_per_s:,.0f} -> {row.req_per_s:,.0f}{mark} | "
+                     f"{_num(rate, '+.1f')} % | {cpu} |")
     return [*lines, ""]
 
 

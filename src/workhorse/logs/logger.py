@@ -33,9 +33,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from workhorse.logs.access import AccessFormat, AccessRecord
+from workhorse.logs.access import AccessAtoms, AccessFormat, AccessRecord
 from workhorse.logs.handlers import (
     FILE_ENCODING,
+    SafeFileHandler,
     SafeStreamHandler,
     all_loggers,
     give_to,
@@ -148,6 +149,9 @@ class Logger:
         self.access_log = logging.getLogger(ACCESS_LOGGER)
         self.cfg = cfg
         self._access_format: AccessFormat | None = None
+        #: The access log's handlers when they are exactly our own plain one
+        #: (see :meth:`_write_direct`); None when records must go through logging.
+        self._direct_handlers: list[logging.Handler] | None = None
         self._own: list[tuple[logging.Logger, logging.Handler]] = []
         self._capturing = False
         self._statsd: StatsdClient | None = None
@@ -201,6 +205,7 @@ class Logger:
         self.access_log.propagate = False
         self._apply_user_config(cfg)
         self._access_format = access_format
+        self._direct_handlers = self._plain_access_handlers(cfg, new)
         self._use_statsd(StatsdClient.from_settings(cfg))
 
     def _build_handlers(self, cfg: LogSettings) -> list[tuple[logging.Logger, logging.Handler]]:
@@ -222,6 +227,19 @@ class Logger:
                 handler.close()
             raise
         return built
+
+    def _plain_access_handlers(
+        self, cfg: LogSettings, built: list[tuple[logging.Logger, logging.Handler]]
+    ) -> list[logging.Handler] | None:
+        """The access log's handler list, when it holds only our own file/stream handler."""
+        if cfg.logconfig or cfg.logconfig_dict or cfg.logconfig_json:
+            return None
+        mine = [handler for logger, handler in built if logger is self.access_log]
+        if len(mine) != 1 or not isinstance(mine[0], (SafeFileHandler, SafeStreamHandler)):
+            return None
+        if self.access_log.handlers != mine:
+            return None
+        return mine
 
     @staticmethod
     def _output(setting: str, where: str, std: Any, cfg: LogSettings) -> logging.Handler:
@@ -386,23 +404,51 @@ class Logger:
         if not log.isEnabledFor(logging.INFO):
             return
         try:
+            atoms = access_format.atoms(record)
+            if self._write_direct(log, access_format.fmt, atoms):
+                return
             # Gunicorn's shape: the format as msg, the atoms mapping as args.
             # makeRecord + handle is log.info without the stack walk that
             # finds the caller (1.5 us a request); the record names us.
             log.handle(
                 log.makeRecord(
-                    log.name,
-                    logging.INFO,
-                    __file__,
-                    0,
-                    access_format.fmt,
-                    (access_format.atoms(record),),
-                    None,
+                    log.name, logging.INFO, __file__, 0, access_format.fmt, (atoms,), None,
                     "access",
                 )
             )
         except Exception:
             self.exception("cannot log the access of %r", record.request_line)
+
+    def _write_direct(self, log: logging.Logger, fmt: str, atoms: AccessAtoms) -> bool:
+        """Write the line straight to our own handler's stream; False: use logging.
+
+        With our plain handler as the access log's only one (no logging
+        config, no filter added since), a LogRecord would be built only to
+        be formatted as its message: skipping it halves the cost of an
+        access log line. The line and the lock are the handler's, so the
+        output is the same and a reopen (USR1) is never interleaved.
+        """
+        handlers = self._direct_handlers
+        if handlers is None or log.handlers != handlers or log.filters:
+            return False
+        handler = handlers[0]
+        if handler.filters or not isinstance(handler, logging.StreamHandler):
+            return False
+        try:
+            line = fmt % atoms + handler.terminator
+        except Exception:
+            return False  # a broken conversion: reported by logging, as Gunicorn's is
+        with handler.lock:  # type: ignore[union-attr]
+            try:
+                stream = handler.stream
+                stream.write(line)
+                stream.flush()
+            except Exception:
+                # Reported as logging would (once: see ReportsOnce), not retried:
+                # the line may be half-written already.
+                handler.handleError(log.makeRecord(log.name, logging.INFO, __file__, 0, fmt,
+                                                   (atoms,), None, "access"))
+        return True
 
     # -- files ---------------------------------------------------------------
 

@@ -483,3 +483,57 @@ def test_syslog_down_at_start_does_not_stop_the_server(
     log.close()
     err = capfd.readouterr().err
     assert err.count("cannot write to the log syslog") == 1
+
+
+def test_the_direct_access_line_is_the_one_logging_writes(
+    settings: Settings, record: Make, tmp_path: Path
+) -> None:
+    # Our own plain handler alone: lines skip the LogRecord. A filter added
+    # later sends them through logging again. Both must write the same line.
+    path = tmp_path / "access.log"
+    log = Logger(settings(accesslog=str(path), access_log_format=SEED_FORMAT))
+    rec = record(request_headers=[("USER-AGENT", "curl/8"), ("x-busy", "2")])
+    log.access(rec)
+    seen: list[logging.LogRecord] = []
+
+    class Count(logging.Filter):
+        def filter(self, r: logging.LogRecord) -> bool:
+            seen.append(r)
+            return True
+
+    logging.getLogger("gunicorn.access").addFilter(counter := Count())
+    try:
+        log.access(rec)
+    finally:
+        logging.getLogger("gunicorn.access").removeFilter(counter)
+    log.close()
+    direct, through_logging = lines(path)
+    assert len(seen) == 1
+    assert direct == through_logging
+    assert direct.endswith('"curl/8" rt=0.000000 busy=2')
+
+
+def test_a_handler_added_at_run_time_gets_every_access_line(
+    settings: Settings, record: Make, tmp_path: Path
+) -> None:
+    # An app (say Django's LOGGING) may attach its own handler to
+    # gunicorn.access after the server set it up.
+    path = tmp_path / "access.log"
+    log = Logger(settings(accesslog=str(path), access_log_format="%(s)s %(U)s"))
+    got: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, r: logging.LogRecord) -> None:
+            got.append(r.getMessage())
+
+    extra = Collect()
+    access_logger = logging.getLogger("gunicorn.access")
+    access_logger.addHandler(extra)
+    try:
+        log.access(record())
+    finally:
+        access_logger.removeHandler(extra)
+    log.access(record())
+    log.close()
+    assert got == ["200 /a"]
+    assert lines(path) == ["200 /a", "200 /a"]
