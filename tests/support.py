@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -90,6 +92,7 @@ class Server:
         self.pass_fds = tuple(pass_fds)
         self.proc: subprocess.Popen[bytes] | None = None
         self._log_file: Any = None
+        self._private_dir: str | None = None
         self.seen_pids: set[int] = set()
 
     @property
@@ -101,6 +104,12 @@ class Server:
         explicit = any(a in ("-b", "--bind") or a.startswith("--bind=") for a in self.args)
         if bind and self.command is None and not explicit:
             cmd[3:3] = ["-b", f"127.0.0.1:{self.port}"]
+        if self.command is None and not any("control-socket" in a for a in self.args):
+            # Servers share the repository as working directory, where the
+            # default control socket would be: a second server finds it in
+            # use and runs without one. Each gets its own (a short path).
+            self._private_dir = tempfile.mkdtemp(prefix="wh-test-")
+            cmd[3:3] = ["--control-socket", os.path.join(self._private_dir, "workhorse.ctl")]
         out: Any = subprocess.DEVNULL
         if self.log_path is not None:
             self._log_file = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
@@ -179,6 +188,9 @@ class Server:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+        if self._private_dir is not None:
+            shutil.rmtree(self._private_dir, ignore_errors=True)
+            self._private_dir = None
 
 
 def raw_request(port: int, data: bytes, timeout: float = 5.0, host: str = "127.0.0.1") -> bytes:

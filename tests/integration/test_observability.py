@@ -115,7 +115,9 @@ def test_backlog_depth_is_reported(server_factory, stuck_env, tmp_path, listener
         return sock
 
     blocker = connect()
-    blocker.sendall(b"GET /sleep?s=5 HTTP/1.1\r\nHost: x\r\n\r\n")
+    # Long enough that the worker cannot free itself while a loaded machine
+    # runs the status command; the server is stopped at the end anyway.
+    blocker.sendall(b"GET /sleep?s=60 HTTP/1.1\r\nHost: x\r\n\r\n")
     wait_for(lambda: list(Path(stuck_env["STUCK_MARK_DIR"]).glob("sleep-*")))
     queued = [connect() for _ in range(5)]
     try:
