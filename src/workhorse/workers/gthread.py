@@ -41,7 +41,6 @@ from workhorse.workers.handler import (
     Connection,
     ReadTimeout,
     RequestHandler,
-    set_io_timeouts,
 )
 from workhorse.wsgi.errors import ErrorStream
 
@@ -84,8 +83,6 @@ class ThreadWorker(Worker):
             for thread in range(self.threads)
         ]
         self.settings = self.handlers[0].settings
-        self.io_timeouts = {"read_timeout": self.settings.header_timeout,
-                            "send_timeout": self.settings.send_timeout}
         self.epoll = select.epoll()
         self.listener_index = {sock.fileno(): i for i, sock in enumerate(self.listen_socks)}
         #: Every open connection, and the parked ones (waiting in epoll). A
@@ -259,21 +256,10 @@ class ThreadWorker(Worker):
 
     def _adopt(self, sock: socket.socket, peer: Any, index: int, *,
                tls: bool = True) -> Connection | None:
-        if sock.family == socket.AF_UNIX:
-            set_io_timeouts(sock, self.settings)
-        if self.tls is not None and tls:
-            secure = self.tls_module.wrap(self.tls, sock, self.cfg)
-            if secure is None:
-                self.log.debug("TLS handshake failed with %s", peer)
-                sock.close()
-                return None
-            client: Connection = self.tls_module.TLSConnection(
-                secure, peer, ServerConnection(self.limits), index, **self.io_timeouts)
-        else:
-            client = Connection(sock, peer, ServerConnection(self.limits), index,
-                                **self.io_timeouts)
-        self.handlers[0].adopt(client)
-        self.clients[client.fd] = client
+        client = serving.open_client(self, self.handlers[0], sock, peer, index,
+                                     ServerConnection(self.limits), tls=tls)
+        if client is not None:
+            self.clients[client.fd] = client
         return client
 
     def _claim(self, fd: int) -> Connection | None:

@@ -2,19 +2,26 @@
 
 Strategy: settings are read here, at boot, into small immutable objects
 (HTTP limits, environ policy, handler settings, the TLS context), so the
-request path never looks a setting up by name.
+request path never looks a setting up by name. ``open_client`` turns an
+accepted socket into a :class:`Connection` the same way for every worker kind.
 """
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from workhorse import SERVER_SOFTWARE
 from workhorse.config import hooks as default_hooks
-from workhorse.http import Limits
+from workhorse.http import Limits, ServerConnection
 from workhorse.listeners import Listener
 from workhorse.scoreboard import RequestSlotWriter, Scoreboard
-from workhorse.workers.handler import HandlerSettings, RequestHandler
+from workhorse.workers.handler import (
+    Connection,
+    HandlerSettings,
+    RequestHandler,
+    set_io_timeouts,
+)
 from workhorse.wsgi.environ import EnvironBuilder, EnvironPolicy, script_name_default
 from workhorse.wsgi.filewrapper import FileWrapper
 from workhorse.wsgi.trust import TrustedPeers
@@ -113,6 +120,31 @@ def make_handler(worker: Any, board: Scoreboard, slot: RequestSlotWriter, thread
         busy_idle=board.count_busy_idle if needs_busy_idle(cfg, worker.log) else None,
         slot_id=worker.slot * board.threads + thread,
     )
+
+
+def open_client(worker: Any, handler: RequestHandler, sock: socket.socket, peer: Any,
+                index: int, conn: ServerConnection, *, tls: bool = True) -> Connection | None:
+    """The connection for an accepted socket: kernel timeouts, the TLS handshake
+    (unless ``tls`` is False), a PROXY header expected from trusted proxies.
+
+    None when the TLS handshake failed (the socket is closed).
+    """
+    settings = handler.settings
+    if sock.family == socket.AF_UNIX:
+        set_io_timeouts(sock, settings)
+    timeouts = {"read_timeout": settings.header_timeout, "send_timeout": settings.send_timeout}
+    client: Connection
+    if worker.tls is not None and tls:
+        secure = worker.tls_module.wrap(worker.tls, sock, worker.cfg)
+        if secure is None:
+            worker.log.debug("TLS handshake failed with %s", peer)
+            sock.close()
+            return None
+        client = worker.tls_module.TLSConnection(secure, peer, conn, index, **timeouts)
+    else:
+        client = Connection(sock, peer, conn, index, **timeouts)
+    handler.adopt(client)
+    return client
 
 
 def tls_support(cfg: Any) -> Any:

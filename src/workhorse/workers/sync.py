@@ -21,7 +21,7 @@ from typing import Any
 from workhorse.http import ServerConnection
 from workhorse.workers import serving
 from workhorse.workers.base import LOOP_TICK, Worker
-from workhorse.workers.handler import Connection, RequestHandler, set_io_timeouts
+from workhorse.workers.handler import RequestHandler
 from workhorse.wsgi.errors import ErrorStream
 
 
@@ -34,9 +34,6 @@ class SyncWorker(Worker):
         self.handler: RequestHandler = serving.make_handler(
             self, board, board.request_writer(self.slot, 0), 0, builders)
         self.limits = serving.http_limits(self.cfg)
-        settings = self.handler.settings
-        self.io_timeouts = {"read_timeout": settings.header_timeout,
-                            "send_timeout": settings.send_timeout}
         self.tls_module, self.tls = serving.tls_support(self.cfg)
 
     def run(self) -> None:
@@ -75,22 +72,12 @@ class SyncWorker(Worker):
         time.sleep(0.1)
 
     def serve_connection(self, sock: socket.socket, peer: Any, index: int) -> None:
-        if sock.family == socket.AF_UNIX:
-            set_io_timeouts(sock, self.handler.settings)
         conn = ServerConnection(self.limits)
         conn.close_after_response()
-        if self.tls is not None:
-            secure = self.tls_module.wrap(self.tls, sock, self.cfg)
-            if secure is None:
-                self.log.debug("TLS handshake failed with %s", peer)
-                sock.close()
-                return
-            client: Connection = self.tls_module.TLSConnection(secure, peer, conn, index,
-                                                               **self.io_timeouts)
-        else:
-            client = Connection(sock, peer, conn, index, **self.io_timeouts)
         handler = self.handler
-        handler.adopt(client)
+        client = serving.open_client(self, handler, sock, peer, index, conn)
+        if client is None:
+            return
         try:
             handler.begin(client)
             handler.serve(client, may_wait_for_head=True)
