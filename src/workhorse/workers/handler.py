@@ -281,13 +281,9 @@ class Connection:
             self._send_rest(memoryview(data)[sent:])
 
     def _send_rest(self, rest: memoryview) -> None:
-        poller = select.poll()
-        poller.register(self.sock.fileno(), select.POLLOUT)
-        wait_ms = int(self.send_timeout * 1000) if self.send_timeout else None
+        wait_for_room = self._room_waiter()
         while rest:
-            if not poller.poll(wait_ms):
-                raise ClientGone(f"the client read nothing for {self.send_timeout:g}s "
-                                 "(send_timeout)")
+            wait_for_room()
             try:
                 rest = rest[self.sock.send(rest, socket.MSG_DONTWAIT):]
             except BlockingIOError:
@@ -298,9 +294,7 @@ class Connection:
     def sendfile(self, fd: int, offset: int, count: int) -> int:
         """Send ``count`` bytes of file ``fd`` from ``offset`` with sendfile(2); a client
         that reads nothing for ``send_timeout`` is dropped. Returns the bytes sent."""
-        poller = select.poll()
-        poller.register(self.sock.fileno(), select.POLLOUT)
-        wait_ms = int(self.send_timeout * 1000) if self.send_timeout else None
+        wait_for_room = self._room_waiter()
         out = self.sock.fileno()
         sent = 0
         self.sock.setblocking(False)  # sendfile(2) takes no MSG_DONTWAIT
@@ -309,9 +303,7 @@ class Connection:
                 try:
                     chunk = os.sendfile(out, fd, offset + sent, count - sent)
                 except BlockingIOError:
-                    if not poller.poll(wait_ms):
-                        raise ClientGone(f"the client read nothing for {self.send_timeout:g}s "
-                                         "(send_timeout)") from None
+                    wait_for_room()
                     continue
                 except OSError as exc:
                     raise client_error(exc) from exc
@@ -321,6 +313,20 @@ class Connection:
         finally:
             self.sock.setblocking(True)
         return sent
+
+    def _room_waiter(self) -> Callable[[], None]:
+        """A wait for room in the socket's send buffer: ClientGone after
+        ``send_timeout`` without any (0: wait as long as it takes)."""
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLOUT)
+        wait_ms = int(self.send_timeout * 1000) if self.send_timeout else None
+        limit = self.send_timeout
+
+        def wait_for_room() -> None:
+            if not poller.poll(wait_ms):
+                raise ClientGone(f"the client read nothing for {limit:g}s (send_timeout)")
+
+        return wait_for_room
 
     def close(self) -> None:
         if self.linger:
