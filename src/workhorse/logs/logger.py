@@ -151,7 +151,7 @@ class Logger:
         self._access_format: AccessFormat | None = None
         #: The access log's handlers when they are exactly our own plain one
         #: (see :meth:`_write_direct`); None when records must go through logging.
-        self._direct_handlers: list[logging.Handler] | None = None
+        self._direct_handlers: list[logging.StreamHandler[Any]] | None = None
         self._own: list[tuple[logging.Logger, logging.Handler]] = []
         self._capturing = False
         self._statsd: StatsdClient | None = None
@@ -230,16 +230,17 @@ class Logger:
 
     def _plain_access_handlers(
         self, cfg: LogSettings, built: list[tuple[logging.Logger, logging.Handler]]
-    ) -> list[logging.Handler] | None:
+    ) -> list[logging.StreamHandler[Any]] | None:
         """The access log's handler list, when it holds only our own file/stream handler."""
         if cfg.logconfig or cfg.logconfig_dict or cfg.logconfig_json:
             return None
         mine = [handler for logger, handler in built if logger is self.access_log]
-        if len(mine) != 1 or not isinstance(mine[0], (SafeFileHandler, SafeStreamHandler)):
+        if len(mine) != 1 or self.access_log.handlers != mine:
             return None
-        if self.access_log.handlers != mine:
+        handler = mine[0]
+        if not isinstance(handler, (SafeFileHandler, SafeStreamHandler)):
             return None
-        return mine
+        return [handler]
 
     @staticmethod
     def _output(setting: str, where: str, std: Any, cfg: LogSettings) -> logging.Handler:
@@ -407,15 +408,7 @@ class Logger:
             atoms = access_format.atoms(record)
             if self._write_direct(log, access_format.fmt, atoms):
                 return
-            # Gunicorn's shape: the format as msg, the atoms mapping as args.
-            # makeRecord + handle is log.info without the stack walk that
-            # finds the caller (1.5 us a request); the record names us.
-            log.handle(
-                log.makeRecord(
-                    log.name, logging.INFO, __file__, 0, access_format.fmt, (atoms,), None,
-                    "access",
-                )
-            )
+            log.handle(_access_record(log, access_format.fmt, atoms))
         except Exception:
             self.exception("cannot log the access of %r", record.request_line)
 
@@ -432,7 +425,7 @@ class Logger:
         if handlers is None or log.handlers != handlers or log.filters:
             return False
         handler = handlers[0]
-        if handler.filters or not isinstance(handler, logging.StreamHandler):
+        if handler.filters:
             return False
         try:
             line = fmt % atoms + handler.terminator
@@ -446,8 +439,7 @@ class Logger:
             except Exception:
                 # Reported as logging would (once: see ReportsOnce), not retried:
                 # the line may be half-written already.
-                handler.handleError(log.makeRecord(log.name, logging.INFO, __file__, 0, fmt,
-                                                   (atoms,), None, "access"))
+                handler.handleError(_access_record(log, fmt, atoms))
         return True
 
     # -- files ---------------------------------------------------------------
@@ -514,3 +506,10 @@ class Logger:
         self._drop_own_handlers()
         self._access_format = None
         self._use_statsd(None)
+
+
+def _access_record(log: logging.Logger, fmt: str, atoms: AccessAtoms) -> logging.LogRecord:
+    """The access log's record: Gunicorn's shape, the format as msg and the
+    atoms mapping as args. makeRecord is log.info without the stack walk that
+    finds the caller (1.5 us a request); the record names this module."""
+    return log.makeRecord(log.name, logging.INFO, __file__, 0, fmt, (atoms,), None, "access")
