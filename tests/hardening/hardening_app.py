@@ -97,26 +97,25 @@ class _CloseRaises:
         raise RuntimeError("close() of the app's iterable failed")
 
 
+#: Broken apps that are just a status, headers and a body: ``kind`` -> those.
+_SIMPLE_BREAKS: dict[str, tuple[str, list[tuple[str, Any]], Any]] = {
+    "status": ("OK", [], [b"x"]),
+    "header-value": ("200 OK", [("X-Bad", "a\r\nInjected: yes")], [b"x"]),
+    "header-name": ("200 OK", [("X Bad", "v")], [b"x"]),
+    "header-type": ("200 OK", [("X-Num", 42)], [b"x"]),
+    "not-iterable": ("200 OK", [], 42),
+    "str-chunk": ("200 OK", [], ["text, not bytes"]),
+    "length-overrun": ("200 OK", [("Content-Length", "2")], [b"more than two bytes"]),
+    "length-underrun": ("200 OK", [("Content-Length", "100")], [b"short", b"er"]),
+}
+
+
 def _broken(kind: str, start_response: Any) -> Any:
     """Apps that break the WSGI contract or fail, one way per ``kind``."""
-    if kind == "status":
-        start_response("OK", [])
-        return [b"x"]
-    if kind == "header-value":
-        start_response("200 OK", [("X-Bad", "a\r\nInjected: yes")])
-        return [b"x"]
-    if kind == "header-name":
-        start_response("200 OK", [("X Bad", "v")])
-        return [b"x"]
-    if kind == "header-type":
-        start_response("200 OK", [("X-Num", 42)])
-        return [b"x"]
-    if kind == "not-iterable":
-        start_response("200 OK", [])
-        return 42
-    if kind == "str-chunk":
-        start_response("200 OK", [])
-        return ["text, not bytes"]
+    if kind in _SIMPLE_BREAKS:
+        status, headers, body = _SIMPLE_BREAKS[kind]
+        start_response(status, list(headers))
+        return list(body) if isinstance(body, list) else body
     if kind == "raise-before-body":
         def fail_first() -> Iterator[bytes]:
             raise RuntimeError("the app's iterable failed before its first chunk")
@@ -144,10 +143,4 @@ def _broken(kind: str, start_response: Any) -> Any:
         start_response("200 OK", [])
         start_response("200 OK", [])
         return [b"x"]
-    if kind == "length-overrun":
-        start_response("200 OK", [("Content-Length", "2")])
-        return [b"more than two bytes"]
-    if kind == "length-underrun":
-        start_response("200 OK", [("Content-Length", "100")])
-        return [b"short", b"er"]
     raise LookupError(kind)
