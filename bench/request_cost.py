@@ -47,7 +47,7 @@ class NoScoreboard:
     def __init__(self) -> None:
         self.started = 0.0
 
-    def begin(self, fd: int, now: float, deadline: float) -> None:
+    def begin(self, fd: int, client: bytes, now: float, deadline: float) -> None:
         self.started = now
 
     def in_app(self, *args: Any) -> None:

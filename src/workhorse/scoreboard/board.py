@@ -13,20 +13,42 @@ region holds fixed-size slots and no pointers:
 Each slot has exactly one writer: the master initialises a slot before it
 forks the worker that will own it, and from then on only that worker (or,
 for a request slot, only that one thread) writes it. So the request path
-takes no lock. Readers (the master, the status command, metrics) take a
-consistent copy with a sequence counter (a seqlock): the writer makes it odd
-before a multi-field update and even after; a reader retries while it is
-odd or changed under it.
+takes no lock.
 
-Numbers are stored as 8-byte words reached through two typed views of the
-same memory (signed integers and floats), so a field update is one indexed
-store, not a struct call: this is what keeps the scoreboard within its 3 %
-cost budget on a hello-world request.
+A worker slot is read consistently with a sequence counter (a seqlock): the
+writer makes it odd before a multi-field update and even after; a reader
+retries while it is odd or changed under it. Worker slots change a few
+times in a worker's life, so that costs nothing.
+
+A request slot changes several times per request, so its protocol is
+leaner. Its first word packs the request's sequence number and state
+(``seq << 2 | state``) and is stored *last* by every transition: ``begin``
+writes fd, client, start and deadline, then (seq+1, READING); ``in_app``
+writes the request line, request id and queue time (one struct copy), then
+(seq, APP); ``end`` stores (seq, IDLE). Each (seq, state) value occurs
+once, so a reader that reads the word, copies the slot and reads the word
+again unchanged holds the fields that belong to that state. That relies on
+the CPU making stores visible in program order, which x86-64 does; on a
+weakly ordered CPU (arm64) a reader could rarely see a field a moment
+late, as with any lock-free scheme Python cannot fence.
+
+The counters (status classes, duration and queue-time histograms, bytes)
+are single words that only grow, read without that check, and added in
+batches rather than per request (see RequestSlotWriter). A slot's request
+count is the sum of its duration histogram and its busy time the
+histogram's sum, so neither is stored on its own.
+
+Numbers are 8-byte words reached through two typed views of the same
+memory (signed integers and floats), so a field update is one indexed
+store. What the writes cost a request is measured in
+docs/observability.md ("Cost").
 """
 
 from __future__ import annotations
 
 import bisect
+import collections
+import functools
 import math
 import mmap
 import struct
@@ -60,38 +82,46 @@ WORKER_WORDS = 16
 WORKER_SLOT_SIZE = WORKER_WORDS * WORD
 
 # --- request slot layout (words) ------------------------------------------
-R_VERSION = 0
-R_STATE = 1
-R_SEQ = 2  # per-request sequence number, pairs with R_FD
-R_FD = 3  # the client socket's fd in the worker, -1 when none
-R_STARTED = 4  # monotonic, float
-R_DEADLINE = 5  # monotonic, float (0 = none)
-R_STARTED_WALL = 6  # time.time(), float
-R_QUEUE = 7  # queue time of the current request, float (NaN = unknown)
-R_REQUESTS = 8  # requests served by this slot since its worker started
-R_BUSY_SECONDS = 9  # float, cumulative time spent serving requests
-R_LAST_STATUS = 10
-R_STATUS_CLASSES = 11  # 5 words: 1xx .. 5xx
-R_DURATION_SUM = 16  # float
-R_DURATION_BUCKETS = 17  # len(DURATION_BUCKETS) + 1 words
+R_STATE_SEQ = 0  # seq << 2 | RequestState: the word every transition stores last
+R_FD = 1  # the client socket's fd in the worker (valid while the state is busy)
+R_STARTED = 2  # monotonic, float
+R_DEADLINE = 3  # monotonic, float (0 = none)
+R_LAST_STATUS = 4
+R_CLIENT_LEN = 5
+R_STATUS_CLASSES = 6  # 5 words: 1xx .. 5xx
+R_DURATION_SUM = 11  # float; also the slot's busy seconds
+R_DURATION_BUCKETS = 12  # len(DURATION_BUCKETS) + 1 words; their sum is the request count
 R_QUEUE_SUM = R_DURATION_BUCKETS + len(DURATION_BUCKETS) + 1  # float
 R_QUEUE_COUNT = R_QUEUE_SUM + 1
 R_QUEUE_BUCKETS = R_QUEUE_COUNT + 1  # len(QUEUE_BUCKETS) + 1 words
 R_BYTES_IN = R_QUEUE_BUCKETS + len(QUEUE_BUCKETS) + 1
 R_BYTES_OUT = R_BYTES_IN + 1
-R_LINE_LEN = R_BYTES_OUT + 1
-R_CLIENT_LEN = R_LINE_LEN + 1
-R_RID_LEN = R_CLIENT_LEN + 1
+# The request's head, written by in_app in one copy: the line's and the
+# request id's lengths, the queue time, then the line and the id themselves.
+R_LINE_LEN = 61
+R_RID_LEN = 62
+R_QUEUE = 63  # queue time of the current request, float (NaN = unknown)
 R_NUMERIC_WORDS = 64
 LINE_MAX = 256
-CLIENT_MAX = 64
 RID_MAX = 64
+CLIENT_MAX = 64
 R_LINE_OFF = R_NUMERIC_WORDS * WORD
-R_CLIENT_OFF = R_LINE_OFF + LINE_MAX
-R_RID_OFF = R_CLIENT_OFF + CLIENT_MAX
-REQUEST_SLOT_SIZE = R_RID_OFF + RID_MAX
-assert R_RID_LEN < R_NUMERIC_WORDS
+R_RID_OFF = R_LINE_OFF + LINE_MAX
+R_CLIENT_OFF = R_RID_OFF + RID_MAX
+REQUEST_SLOT_SIZE = R_CLIENT_OFF + CLIENT_MAX
+assert R_BYTES_OUT < R_LINE_LEN
 assert REQUEST_SLOT_SIZE % WORD == 0
+STATE_BITS = 2
+STATE_MASK = (1 << STATE_BITS) - 1
+assert max(RequestState) <= STATE_MASK
+#: in_app's one copy: words R_LINE_LEN..R_QUEUE, then the line and the id.
+#: ``s`` fields cut what is longer and pad with zeros.
+_HEAD = struct.Struct(f"=qqd{LINE_MAX}s{RID_MAX}s")
+assert R_LINE_OFF == (R_QUEUE + 1) * WORD and R_RID_OFF == R_LINE_OFF + LINE_MAX
+#: How long a request slot's counters may lag the requests it served while
+#: it is busy (an idle worker adds them when it next waits; see
+#: RequestSlotWriter.flush).
+FLUSH_INTERVAL = 0.25
 
 HEADER_SIZE = 64
 MAGIC = 0x574B4853  # "WKHS"
@@ -100,16 +130,6 @@ MAGIC = 0x574B4853  # "WKHS"
 IDLE, READING, APP, WRITING = (int(RequestState.IDLE), int(RequestState.READING),
                                int(RequestState.APP), int(RequestState.WRITING))
 _NAN = math.nan
-#: Multi-word writes, each one copy into the slot (native byte order, as the
-#: typed views read them).
-_BEGIN = struct.Struct("=qqqqdddd")  # words 0-7
-_IDLE = struct.Struct("=qqqdd")  # words 1-5
-_TOTALS = struct.Struct("=qdq")  # words 8-10
-_LENGTHS = struct.Struct("=qqq")  # line, client and request-id lengths
-assert tuple(range(1, 8)) == (R_STATE, R_SEQ, R_FD, R_STARTED, R_DEADLINE, R_STARTED_WALL,
-        R_QUEUE)
-assert (R_REQUESTS, R_BUSY_SECONDS, R_LAST_STATUS) == (8, 9, 10)
-assert (R_CLIENT_LEN, R_RID_LEN) == (R_LINE_LEN + 1, R_LINE_LEN + 2)
 
 #: How often a reader retries a slot that is being written before it takes a
 #: possibly torn copy (a writer that died mid-update must not hang readers).
@@ -250,37 +270,56 @@ class Scoreboard:
         )
 
     def read_request(self, index: int, thread: int) -> RequestSnapshot:
-        raw = self._stable_copy(self.request_base(index, thread), REQUEST_SLOT_SIZE)
+        raw = self._request_copy(self.request_base(index, thread))
         view = memoryview(raw)
         ints, floats = view.cast("q"), view.cast("d")
+        state_seq = ints[R_STATE_SEQ]
+        state = _request_state(state_seq & STATE_MASK)
         queue = floats[R_QUEUE]
         nd = len(DURATION_BUCKETS) + 1
         nq = len(QUEUE_BUCKETS) + 1
+        durations = tuple(ints[R_DURATION_BUCKETS : R_DURATION_BUCKETS + nd])
+        started = floats[R_STARTED]
+        # The line and id of a request still being read are not written yet
+        # (those bytes may be the previous request's, half overwritten).
+        head_read = state != RequestState.READING
         return RequestSnapshot(
             worker=index,
             thread=thread,
-            state=_request_state(ints[R_STATE]),
-            seq=ints[R_SEQ],
+            state=state,
+            seq=state_seq >> STATE_BITS,
             fd=ints[R_FD],
-            started=floats[R_STARTED],
+            started=started,
             deadline=floats[R_DEADLINE],
-            started_wall=floats[R_STARTED_WALL],
-            queue_time=None if math.isnan(queue) else queue,
-            requests=ints[R_REQUESTS],
-            busy_seconds=floats[R_BUSY_SECONDS],
+            started_wall=time.time() - (time.monotonic() - started) if started else 0.0,
+            queue_time=None if math.isnan(queue) or not head_read else queue,
+            requests=sum(durations),
+            busy_seconds=floats[R_DURATION_SUM],
             last_status=ints[R_LAST_STATUS],
             status_classes=tuple(ints[R_STATUS_CLASSES : R_STATUS_CLASSES + 5]),
             duration_sum=floats[R_DURATION_SUM],
-            duration_buckets=tuple(ints[R_DURATION_BUCKETS : R_DURATION_BUCKETS + nd]),
+            duration_buckets=durations,
             queue_sum=floats[R_QUEUE_SUM],
             queue_count=ints[R_QUEUE_COUNT],
             queue_buckets=tuple(ints[R_QUEUE_BUCKETS : R_QUEUE_BUCKETS + nq]),
             bytes_in=ints[R_BYTES_IN],
             bytes_out=ints[R_BYTES_OUT],
-            request_line=_text(raw, R_LINE_OFF, ints[R_LINE_LEN], LINE_MAX),
+            request_line=_text(raw, R_LINE_OFF, ints[R_LINE_LEN], LINE_MAX) if head_read else "",
             client=_text(raw, R_CLIENT_OFF, ints[R_CLIENT_LEN], CLIENT_MAX),
-            request_id=_text(raw, R_RID_OFF, ints[R_RID_LEN], RID_MAX),
+            request_id=_text(raw, R_RID_OFF, ints[R_RID_LEN], RID_MAX) if head_read else "",
         )
+
+    def _request_copy(self, base: int) -> bytes:
+        """A copy of a request slot taken between two equal reads of its state word."""
+        ints, raw = self._ints, self._raw
+        start = base * WORD
+        copy = b""
+        for _ in range(READ_RETRIES):
+            before = ints[base]
+            copy = bytes(raw[start : start + REQUEST_SLOT_SIZE])
+            if ints[base] == before:
+                return copy
+        return copy
 
     def count_busy_idle(self) -> tuple[int, int]:
         """(busy, idle) request slots of ready workers, read without copying slots.
@@ -295,16 +334,11 @@ class Scoreboard:
             if wstate != WorkerState.READY and wstate != WorkerState.STOPPING:
                 continue
             for thread in range(self.threads):
-                if ints[self.request_base(index, thread) + R_STATE]:
+                if ints[self.request_base(index, thread) + R_STATE_SEQ] & STATE_MASK:
                     busy += 1
                 elif wstate == WorkerState.READY:
                     idle += 1
         return busy, idle
-
-    def read_fd_and_seq(self, index: int, thread: int) -> tuple[RequestState, int, int]:
-        """The (state, seq, fd) of a request slot, read consistently."""
-        snap = self.read_request(index, thread)
-        return snap.state, snap.seq, snap.fd
 
 
 def _text(raw: bytes, offset: int, length: int, limit: int) -> str:
@@ -381,14 +415,22 @@ class WorkerSlotWriter:
 class RequestSlotWriter:
     """One request-serving thread's handle on its request slot (the hot path).
 
-    Every method is a handful of indexed stores into shared memory, bracketed
-    by the slot's sequence counter so readers never act on a half-written
-    request (the watchdog pairs ``fd`` with ``seq`` before it takes a copy of
-    the client socket).
+    The request's state, deadline and head are stored as they change, the
+    state word last (see the module's docstring), so readers never act on a
+    half-written request: the watchdog pairs ``fd`` with ``seq`` before it
+    takes a copy of the client socket, and answers with the request id.
+
+    The counters (status classes, histograms, bytes) are what a metrics
+    scrape or ``workhorse status`` reads, seconds apart, so a finished
+    request is only noted in a local list and added to the shared counters
+    in batches: at most every FLUSH_INTERVAL while the thread is busy, and
+    by the worker's loop when it next waits idle. Doing the arithmetic of a
+    few thousand requests at once, mostly in C, costs far less than doing
+    it per request in the request path.
     """
 
-    __slots__ = ("_base", "_busy", "_byte", "_floats", "_ints", "_raw", "_requests",
-                 "_seq", "_started", "_version")
+    __slots__ = ("_base", "_byte", "_client", "_done", "_floats", "_flush_at", "_ints",
+                 "_queued", "_raw", "_seq", "_started")
 
     def __init__(self, board: Scoreboard, index: int, thread: int) -> None:
         self._base = board.request_base(index, thread)
@@ -396,91 +438,112 @@ class RequestSlotWriter:
         self._ints = board._ints
         self._floats = board._floats
         self._raw = board._raw
-        # The slot has one writer (this object), so it keeps its own copies of
-        # the counters it bumps: a write is then one store, not a load and a store.
-        self._version = self._ints[self._base]
-        self._seq = self._ints[self._base + R_SEQ]
-        self._requests = self._ints[self._base + R_REQUESTS]
-        self._busy = self._floats[self._base + R_BUSY_SECONDS]
+        # The slot has one writer (this object), so it keeps its own copy of
+        # the state word's sequence part (already shifted) and of the client
+        # it last wrote.
+        self._seq = self._ints[self._base] & ~STATE_MASK
+        self._client = b""
         self._started = 0.0
+        #: Status, duration, bytes in and bytes out of each request not yet
+        #: counted, flat (one list extend per request; sliced apart in C).
+        self._done: list[float] = []
+        #: Queue times of requests not yet counted.
+        self._queued: list[float] = []
+        self._flush_at = 0.0
 
-    def begin(self, fd: int, now: float, deadline: float) -> None:
+    @property
+    def seq(self) -> int:
+        return self._seq >> STATE_BITS
+
+    def begin(self, fd: int, client: bytes, now: float, deadline: float) -> None:
         """A connection was taken, or a keep-alive request began arriving."""
-        version = self._version + 1
-        self._seq += 1
+        base, ints, floats = self._base, self._ints, self._floats
         self._started = now
-        # Words 0-7 in one copy: version (odd: being written), state, seq, fd,
-        # start, deadline, wall-clock start, queue time (unknown).
-        _BEGIN.pack_into(self._raw, self._byte, version, READING, self._seq, fd, now, deadline,
-                         time.time(), _NAN)
-        ints = self._ints
-        ints[self._base + R_LINE_LEN] = 0
-        self._version = version + 1
-        ints[self._base] = version + 1
+        ints[base + R_FD] = fd
+        floats[base + R_STARTED] = now
+        floats[base + R_DEADLINE] = deadline
+        if client is not self._client:  # once per connection, not per request
+            self._client = client
+            client = client[:CLIENT_MAX]
+            start = self._byte + R_CLIENT_OFF
+            self._raw[start : start + len(client)] = client
+            ints[base + R_CLIENT_LEN] = len(client)
+        self._seq += 1 << STATE_BITS
+        ints[base] = self._seq | READING
 
-    def in_app(
-        self, request_line: bytes, client: bytes, request_id: bytes, queue_time: float | None
-    ) -> None:
+    def in_app(self, request_line: bytes, request_id: bytes, queue_time: float | None) -> None:
         """The request head was read; the application is about to run."""
-        base, ints, raw, byte = self._base, self._ints, self._raw, self._byte
-        version = self._version + 1
-        ints[base] = version
-        line = request_line[:LINE_MAX]
-        client = client[:CLIENT_MAX]
-        rid = request_id[:RID_MAX]
-        raw[byte + R_LINE_OFF : byte + R_LINE_OFF + len(line)] = line
-        raw[byte + R_CLIENT_OFF : byte + R_CLIENT_OFF + len(client)] = client
-        raw[byte + R_RID_OFF : byte + R_RID_OFF + len(rid)] = rid
-        _LENGTHS.pack_into(raw, byte + R_LINE_LEN * WORD, len(line), len(client), len(rid))
-        if queue_time is not None:
-            floats = self._floats
-            floats[base + R_QUEUE] = queue_time
-            floats[base + R_QUEUE_SUM] += queue_time
-            ints[base + R_QUEUE_COUNT] += 1
-            ints[base + R_QUEUE_BUCKETS + bisect.bisect_left(QUEUE_BUCKETS, queue_time)] += 1
-        ints[base + R_STATE] = APP
-        self._version = version + 1
-        ints[base] = version + 1
+        if queue_time is None:
+            queue_time = _NAN
+        else:
+            self._queued.append(queue_time)
+        _HEAD.pack_into(self._raw, self._byte + R_LINE_LEN * WORD, len(request_line),
+                        len(request_id), queue_time, request_line, request_id)
+        self._ints[self._base] = self._seq | APP
 
     def writing(self) -> None:
         """The response head is about to be sent: a 504 can no longer be given."""
-        self._ints[self._base + R_STATE] = WRITING
+        self._ints[self._base] = self._seq | WRITING
 
     def extend_deadline(self, seconds: float) -> None:
-        """Move this request's deadline (the app asked for more time)."""
-        base, ints = self._base, self._ints
-        ints[base] = self._version + 1
-        self._floats[base + R_DEADLINE] = time.monotonic() + seconds
-        self._version += 2
-        ints[base] = self._version
+        """Move this request's deadline (the app asked for more time).
+
+        One word: a reader sees the old deadline or the new one.
+        """
+        self._floats[self._base + R_DEADLINE] = time.monotonic() + seconds
 
     def end(self, status: int, now: float, bytes_in: int, bytes_out: int) -> float:
-        """The request is done; count it and go idle. Returns its duration."""
-        base, ints, floats, raw, byte = self._base, self._ints, self._floats, self._raw, self._byte
+        """The request is done: go idle and note it for the counters. Returns its duration."""
         duration = now - self._started
-        version = self._version + 1
-        ints[base] = version
-        self._requests += 1
-        self._busy += duration
-        # Words 1-5: idle, seq unchanged, no fd, start unchanged, no deadline.
-        _IDLE.pack_into(raw, byte + WORD, IDLE, self._seq, -1, self._started, 0.0)
-        # Words 8-10: requests served, busy seconds, last status.
-        _TOTALS.pack_into(raw, byte + R_REQUESTS * WORD, self._requests, self._busy, status)
-        klass = status // 100 - 1
-        if 0 <= klass < 5:
-            ints[base + R_STATUS_CLASSES + klass] += 1
-        floats[base + R_DURATION_SUM] += duration
-        ints[base + R_DURATION_BUCKETS + bisect.bisect_left(DURATION_BUCKETS, duration)] += 1
-        ints[base + R_BYTES_IN] += bytes_in
-        ints[base + R_BYTES_OUT] += bytes_out
-        self._version = version + 1
-        ints[base] = version + 1
+        self._ints[self._base] = self._seq  # idle
+        self._done += (status, duration, bytes_in, bytes_out)
+        if now >= self._flush_at:
+            self.flush(now)
         return duration
 
     def abandon(self) -> None:
         """The connection ended without a complete request (nothing to count)."""
-        version = self._version + 1
-        self._ints[self._base] = version
-        _IDLE.pack_into(self._raw, self._byte + WORD, IDLE, self._seq, -1, self._started, 0.0)
-        self._version = version + 1
-        self._ints[self._base] = version + 1
+        self._ints[self._base] = self._seq  # idle
+
+    def flush(self, now: float = 0.0) -> None:
+        """Add the requests noted since the last flush to the shared counters.
+
+        Called by ``end`` when FLUSH_INTERVAL has passed, and by the thread's
+        own loop when it waits idle and before it exits; only ever by the
+        thread that owns the slot (the counters have one writer).
+        """
+        self._flush_at = (now or time.monotonic()) + FLUSH_INTERVAL
+        done, queued = self._done, self._queued
+        if done:
+            self._done = []
+            self._add_done(done)
+        if queued:
+            self._queued = []
+            self._add_queued(queued)
+
+    def _add_done(self, done: list[float]) -> None:
+        base, ints = self._base, self._ints
+        statuses = done[0::4]
+        durations = done[1::4]
+        for status, count in collections.Counter(statuses).items():
+            klass = int(status) // 100 - 1
+            if 0 <= klass < 5:
+                ints[base + R_STATUS_CLASSES + klass] += count
+        for bucket, count in collections.Counter(map(_duration_bucket, durations)).items():
+            ints[base + R_DURATION_BUCKETS + bucket] += count
+        self._floats[base + R_DURATION_SUM] += sum(durations)
+        ints[base + R_BYTES_IN] += int(sum(done[2::4]))
+        ints[base + R_BYTES_OUT] += int(sum(done[3::4]))
+        ints[base + R_LAST_STATUS] = int(statuses[-1])
+
+    def _add_queued(self, queued: list[float]) -> None:
+        base, ints = self._base, self._ints
+        for bucket, count in collections.Counter(map(_queue_bucket, queued)).items():
+            ints[base + R_QUEUE_BUCKETS + bucket] += count
+        self._floats[base + R_QUEUE_SUM] += sum(queued)
+        ints[base + R_QUEUE_COUNT] += len(queued)
+
+
+_duration_bucket = functools.partial(bisect.bisect_left, DURATION_BUCKETS)
+_queue_bucket = functools.partial(bisect.bisect_left, QUEUE_BUCKETS)
+

@@ -190,9 +190,13 @@ class ThreadWorker(Worker):
             except InterruptedError:
                 continue
             except OSError:
+                handler.slot.flush()
                 return
+            if not events:  # idle: the counters catch up with what was served
+                handler.slot.flush()
             for fd, _mask in events:
                 if fd == stop_fd:
+                    handler.slot.flush()
                     return
                 try:
                     self._dispatch(fd, handler)

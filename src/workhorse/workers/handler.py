@@ -11,10 +11,12 @@ request, 500 for a broken app), the access log and the scoreboard updates
 that the master's watchdog and the status views read.
 
 The scoreboard is written at fixed points: ``begin`` when the first bytes
-of a request are taken (the deadline starts), ``in_app`` when the head is
-parsed (request line and client become visible, the 504 rescue becomes
-possible), ``writing`` before the first byte of the response (a 504 is no
-longer possible) and ``end`` when the exchange is over.
+of a request are taken (the deadline starts, the client becomes visible),
+``in_app`` when the head is parsed (request line, request id and queue time
+become visible, the 504 rescue becomes possible), ``writing`` before the
+first byte of the response (a 504 is no longer possible) and ``end`` when
+the exchange is over (the request is noted for the counters, which the
+worker's loop adds in batches).
 """
 
 from __future__ import annotations
@@ -436,7 +438,7 @@ class RequestHandler:
     def begin(self, client: Connection) -> None:
         """A request starts arriving on ``client``: its deadline starts now."""
         now = time.monotonic()
-        self.slot.begin(client.fd, now, now + self.timeout if self.timeout else 0.0)
+        self.slot.begin(client.fd, client.label, now, now + self.timeout if self.timeout else 0.0)
 
     def serve(self, client: Connection, *, may_wait_for_head: bool) -> bool:
         """Serve the requests available on ``client``.
@@ -517,8 +519,7 @@ class RequestHandler:
             if self.pre_request is not None:
                 self._run_hook("pre_request", self.pre_request, self.worker, hook_req)
         busy_idle = self.busy_idle() if self.busy_idle is not None else NO_BUSY_IDLE
-        self.slot.in_app(request.line.encode("latin-1"), client.label,
-                         request_id.encode("latin-1"), queue_time)
+        self.slot.in_app(request.line.encode("latin-1"), request_id.encode("latin-1"), queue_time)
         response = Response(conn, client.send)
         keep = self._run_app(client, environ, response, request_id)
         if not conn.request_body_complete:

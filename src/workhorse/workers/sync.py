@@ -39,6 +39,12 @@ class SyncWorker(Worker):
     def run(self) -> None:
         socks = self.listen_socks
         wait_on: list[Any] = [*socks, self.wakeup_fd]
+        try:
+            self._loop(socks, wait_on)
+        finally:
+            self.handler.slot.flush()
+
+    def _loop(self, socks: list[socket.socket], wait_on: list[Any]) -> None:
         while self.alive:
             if not self.housekeeping(time.monotonic()):
                 return
@@ -51,6 +57,8 @@ class SyncWorker(Worker):
                 ready, _, _ = select.select(wait_on, [], [], LOOP_TICK)
             except OSError:
                 ready = []
+            if not ready:  # idle: the counters catch up with what was served
+                self.handler.slot.flush()
             if self.wakeup_fd in ready:
                 self.drain_wakeup()
 

@@ -1,0 +1,200 @@
+"""The scoreboard's slots: what a writer stores is what a reader gets, and never half of it.
+
+The protocol test runs the writer in a real forked process that changes its
+request slot as fast as it can, while this process reads the same shared
+memory, as the master does.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+
+import pytest
+
+from workhorse.scoreboard import (
+    DURATION_BUCKETS,
+    ExitReason,
+    RequestState,
+    Scoreboard,
+    WorkerState,
+)
+from workhorse.scoreboard.board import CLIENT_MAX, FLUSH_INTERVAL, LINE_MAX, RID_MAX
+
+assert FLUSH_INTERVAL < 3.0  # the counter test's last request must flush
+
+
+@pytest.fixture
+def board() -> Scoreboard:
+    board = Scoreboard(worker_capacity=2, threads=2)
+    board.prepare_worker(0, generation=1)
+    board.prepare_worker(1, generation=1)
+    return board
+
+
+def test_a_request_is_visible_at_each_step(board: Scoreboard) -> None:
+    writer = board.request_writer(0, 1)
+    writer.begin(7, b"192.0.2.7:51234", 100.0, 130.0)
+    reading = board.read_request(0, 1)
+    assert (reading.state, reading.seq, reading.fd) == (RequestState.READING, 1, 7)
+    assert (reading.started, reading.deadline) == (100.0, 130.0)
+    assert reading.client == "192.0.2.7:51234"
+    assert reading.request_line == "" and reading.request_id == ""
+
+    writer.in_app(b"GET /orders?id=3 HTTP/1.1", b"7f3a9c0001", 0.25)
+    app = board.read_request(0, 1)
+    assert app.state == RequestState.APP and app.seq == 1
+    assert app.request_line == "GET /orders?id=3 HTTP/1.1"
+    assert app.request_id == "7f3a9c0001"
+    assert app.queue_time == 0.25
+
+    writer.writing()
+    assert board.read_request(0, 1).state == RequestState.WRITING
+    # The other slots saw nothing of it.
+    assert board.read_request(0, 0).state == RequestState.IDLE
+    assert board.read_request(1, 1).state == RequestState.IDLE
+
+
+def test_counters_are_added_in_batches_and_by_flush(board: Scoreboard) -> None:
+    writer = board.request_writer(0, 0)
+    now = 1000.0
+    writer.flush(now)  # the next automatic flush is FLUSH_INTERVAL from here
+    for status, seconds in ((200, 0.002), (404, 0.02), (503, 0.09)):
+        writer.begin(5, b"c", now, now + 30)
+        writer.in_app(b"GET / HTTP/1.1", b"id", None)
+        assert writer.end(status, now + seconds, 100, 2000) == pytest.approx(seconds)
+    idle = board.read_request(0, 0)
+    assert idle.state == RequestState.IDLE
+    assert idle.requests == 0  # noted, not yet added
+    writer.begin(5, b"c", now, now + 30)
+    writer.in_app(b"GET / HTTP/1.1", b"id", 0.003)
+    writer.end(200, now + 3.0, 40, 50)  # past FLUSH_INTERVAL: this end flushes
+    counted = board.read_request(0, 0)
+    assert counted.requests == 4
+    assert counted.status_classes == (0, 2, 0, 1, 1)
+    assert counted.last_status == 200
+    assert counted.bytes_in == 340 and counted.bytes_out == 6050
+    assert counted.duration_sum == pytest.approx(0.002 + 0.02 + 0.09 + 3.0)
+    assert counted.busy_seconds == counted.duration_sum
+    expected = [0] * (len(DURATION_BUCKETS) + 1)
+    for seconds in (0.002, 0.02, 0.09, 3.0):
+        expected[next(i for i, b in enumerate(DURATION_BUCKETS) if seconds <= b)] += 1
+    assert list(counted.duration_buckets) == expected
+    assert (counted.queue_count, counted.queue_sum) == (1, pytest.approx(0.003))
+    assert sum(counted.queue_buckets) == 1
+
+
+def test_flush_with_nothing_noted_changes_nothing(board: Scoreboard) -> None:
+    writer = board.request_writer(1, 0)
+    before = board.read_request(1, 0)
+    writer.flush()
+    assert board.read_request(1, 0) == before
+
+
+def test_long_lines_ids_and_clients_are_cut(board: Scoreboard) -> None:
+    writer = board.request_writer(0, 0)
+    writer.begin(3, b"c" * 300, 1.0, 2.0)
+    writer.in_app(b"GET /" + b"a" * 1000 + b" HTTP/1.1", b"r" * 200, None)
+    snap = board.read_request(0, 0)
+    assert snap.request_line == ("GET /" + "a" * 1000)[:LINE_MAX]
+    assert snap.request_id == "r" * RID_MAX
+    assert snap.client == "c" * CLIENT_MAX
+    assert snap.queue_time is None
+
+
+def test_a_shorter_line_hides_the_longer_one_before_it(board: Scoreboard) -> None:
+    writer = board.request_writer(0, 0)
+    for line in (b"POST /a/very/long/path/indeed HTTP/1.1", b"GET / HTTP/1.1"):
+        writer.begin(3, b"c", 1.0, 2.0)
+        writer.in_app(line, b"x", None)
+        writer.end(200, 1.5, 0, 0)
+    assert board.read_request(0, 0).request_line == "GET / HTTP/1.1"
+
+
+def test_a_deadline_can_be_moved_while_the_request_runs(board: Scoreboard) -> None:
+    writer = board.request_writer(0, 0)
+    writer.begin(3, b"c", time.monotonic(), time.monotonic() + 1)
+    writer.in_app(b"GET / HTTP/1.1", b"x", None)
+    writer.extend_deadline(60)
+    snap = board.read_request(0, 0)
+    assert snap.deadline > time.monotonic() + 55
+    assert snap.state == RequestState.APP
+
+
+def test_abandon_goes_idle_without_counting(board: Scoreboard) -> None:
+    writer = board.request_writer(0, 0)
+    writer.begin(3, b"c", 1.0, 2.0)
+    writer.abandon()
+    writer.flush()
+    snap = board.read_request(0, 0)
+    assert snap.state == RequestState.IDLE and snap.requests == 0 and snap.seq == 1
+
+
+def test_busy_and_idle_count_only_ready_workers(board: Scoreboard) -> None:
+    board.worker_writer(0).ready()
+    board.request_writer(0, 0).begin(3, b"c", 1.0, 2.0)
+    board.request_writer(1, 0).begin(4, b"c", 1.0, 2.0)  # worker 1 is still booting
+    assert board.count_busy_idle() == (1, 1)
+
+
+def test_worker_slot_life(board: Scoreboard) -> None:
+    writer = board.worker_writer(1)
+    writer.started(4242)
+    assert board.read_worker(1).state == WorkerState.BOOTING
+    writer.ready()
+    ready = board.read_worker(1)
+    assert (ready.pid, ready.state) == (4242, WorkerState.READY) and ready.ready > 0
+    writer.stopping(ExitReason.MAX_REQUESTS)
+    stopping = board.read_worker(1)
+    assert (stopping.state, stopping.exit_reason) == (WorkerState.STOPPING,
+                                                      ExitReason.MAX_REQUESTS)
+    board.release_worker(1)
+    assert board.read_worker(1).state == WorkerState.EMPTY
+
+
+def test_readers_never_see_half_a_request_from_a_running_writer() -> None:
+    """A forked writer serves fake requests flat out; every busy snapshot read here is whole.
+
+    Each request's fd, line, id and deadline are derived from its sequence
+    number, so a snapshot that mixes two requests shows as a mismatch.
+    """
+    board = Scoreboard(worker_capacity=1, threads=1)
+    board.prepare_worker(0, generation=1)
+    pid = os.fork()
+    if pid == 0:  # the writer: never returns into pytest
+        try:
+            writer = board.request_writer(0, 0)
+            while True:
+                seq = writer.seq + 1
+                started = seq / 1e6
+                writer.begin(seq % 997, b"client-%d" % (seq % 3), started, started + 0.5)
+                line = b"GET /%d HTTP/1.1" % seq + b"x" * (seq % 50)
+                writer.in_app(line, b"rid-%d" % seq, seq / 1000)
+                writer.writing()
+                writer.end(200, started + 1e-7, 10, 20)
+        finally:
+            os._exit(0)
+    try:
+        seen = {state: 0 for state in RequestState}
+        deadline = time.monotonic() + 20
+        while min(seen.values()) < 100 and time.monotonic() < deadline:
+            snap = board.read_request(0, 0)
+            seen[snap.state] += 1
+            if snap.state == RequestState.IDLE or snap.seq == 0:
+                continue
+            seq = snap.seq
+            assert snap.fd == seq % 997, snap
+            assert (snap.started, snap.deadline) == (seq / 1e6, seq / 1e6 + 0.5), snap
+            assert snap.client == f"client-{seq % 3}", snap
+            if snap.state == RequestState.READING:
+                assert snap.request_line == "" and snap.queue_time is None
+            else:
+                assert snap.request_line == f"GET /{seq} HTTP/1.1" + "x" * (seq % 50), snap
+                assert snap.request_id == f"rid-{seq}", snap
+                assert snap.queue_time is not None and math.isclose(snap.queue_time, seq / 1000)
+        assert min(seen.values()) >= 100, f"the reader did not see every state: {seen}"
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
