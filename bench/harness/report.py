@@ -128,7 +128,10 @@ def _memory(names: list[str], by: dict[tuple[str, str], Cell]) -> list[str]:
 
 def _observability(by: dict[tuple[str, str], Cell]) -> list[str]:
     """Scenario a rows that differ from workhorse-gthread in one switch, each against its base."""
-    pairs = [("observability on vs off", "workhorse-obs-off", "workhorse-obs-on"),
+    pairs = [("everything on vs none (scoreboard writes, control socket, metrics)",
+              "workhorse-bare", "workhorse-obs-on"),
+             ("scoreboard writes vs none", "workhorse-bare", "workhorse-obs-off"),
+             ("control socket and metrics vs none", "workhorse-obs-off", "workhorse-obs-on"),
              ("workhorse: access log vs none", "workhorse-gthread", "workhorse-access-log"),
              ("gunicorn: access log vs none", "gunicorn-gthread", "gunicorn-access-log")]
     present = [(label, by[(base, "a")], by[(row, "a")]) for label, base, row in pairs

@@ -74,6 +74,12 @@ SERVERS: dict[str, Server] = {
                ("workhorse",), own=True, note="closes after every response, as Gunicorn's sync"),
         Server("workhorse-gthread", "wsgi", f"{_WORKHORSE} {_GTHREAD} {_CTL} {{app}}",
                ("workhorse",), own=True, note="keep-alive 2 s (default)"),
+        Server("workhorse-bare", "wsgi",
+               "python bare_workhorse.py --bind {bind} --workers {workers} "
+               f"{_GTHREAD} --no-control-socket {{app}}",
+               ("workhorse",), only=("a",), own=True,
+               note="gthread; scoreboard writes replaced by no-ops (bench/bare_workhorse.py), "
+                    "no control socket, no metrics: the floor, not a way to run"),
         Server("workhorse-obs-off", "wsgi",
                f"{_WORKHORSE} {_GTHREAD} --no-control-socket {{app}}",
                ("workhorse",), only=("a",), own=True,
