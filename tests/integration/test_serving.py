@@ -43,6 +43,27 @@ def test_post_body_content_length_and_chunked(server):
     assert response.content == b"abc" + b"def" * 1000 + b"g"
 
 
+def test_a_large_response_read_slowly_arrives_whole(server):
+    """Head and a large body go out in one gathered write that the kernel
+    takes in parts when the client reads slowly; nothing is lost or reordered."""
+    body = bytes(range(256)) * (4 * 1024 * 1024 // 256)
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", server.port))
+        head = (f"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n").encode()
+        sock.sendall(head + body)
+        chunks = []
+        while chunk := sock.recv(1024):
+            chunks.append(chunk)
+    raw = b"".join(chunks)
+    response_head, _, received = raw.partition(b"\r\n\r\n")
+    assert response_head.startswith(b"HTTP/1.1 200")
+    assert f"Content-Length: {len(body)}".encode() in response_head
+    assert received == body
+
+
 def test_readline_iteration_of_input(server):
     response = requests.post(server.url + "/echo-lines", data=b"a\nbb\nccc", timeout=5)
     assert response.json() == ["a\n", "bb\n", "ccc"]

@@ -282,6 +282,22 @@ class Connection:
         if sent < len(data):
             self._send_rest(memoryview(data)[sent:])
 
+    def send_parts(self, parts: list[bytes]) -> None:
+        """Send several buffers back to back with one ``sendmsg``, without
+        first copying them into one (a large body after its head)."""
+        try:
+            sent = self.sock.sendmsg(parts, (), socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            raise client_error(exc) from exc
+        for part in parts:
+            if sent >= len(part):
+                sent -= len(part)
+                continue
+            self._send_rest(memoryview(part)[sent:])
+            sent = 0
+
     def _send_rest(self, rest: memoryview) -> None:
         wait_for_room = self._room_waiter()
         while rest:
@@ -520,7 +536,7 @@ class RequestHandler:
                 self._run_hook("pre_request", self.pre_request, self.worker, hook_req)
         busy_idle = self.busy_idle() if self.busy_idle is not None else NO_BUSY_IDLE
         self.slot.in_app(request.line.encode("latin-1"), request_id.encode("latin-1"), queue_time)
-        response = Response(conn, client.send)
+        response = Response(conn, client.send, client.send_parts)
         keep = self._run_app(client, environ, response, request_id)
         if not conn.request_body_complete:
             if keep:

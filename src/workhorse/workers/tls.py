@@ -42,6 +42,9 @@ class TLSConnection(Connection):
         except OSError as exc:
             raise client_error(exc) from exc
 
+    def send_parts(self, parts: list[bytes]) -> None:
+        self.send(b"".join(parts))  # an SSL socket has no sendmsg
+
     def buffered(self) -> bool:
         """Decrypted bytes wait inside OpenSSL (epoll will not report them)."""
         sock = self.sock
