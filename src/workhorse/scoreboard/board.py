@@ -241,13 +241,19 @@ class Scoreboard:
         return RequestSlotWriter(self, index, thread)
 
     # --- readers -------------------------------------------------------------
-    def _stable_copy(self, base: int, nbytes: int) -> bytes:
+    def _stable_copy(self, base: int, nbytes: int, *, odd_is_writing: bool) -> bytes:
+        """A copy of a slot taken between two equal reads of its first word.
+
+        A worker slot's first word is a seqlock (odd: being written, so not
+        worth copying yet); a request slot's is its (seq, state) word, whose
+        odd values are ordinary states.
+        """
         ints = self._ints
         start = base * WORD
         copy = b""
         for _ in range(READ_RETRIES):
             before = ints[base]
-            if before & 1:
+            if odd_is_writing and before & 1:
                 continue
             copy = bytes(self._raw[start : start + nbytes])
             if ints[base] == before:
@@ -255,7 +261,8 @@ class Scoreboard:
         return copy or bytes(self._raw[start : start + nbytes])
 
     def read_worker(self, index: int) -> WorkerSnapshot:
-        data = memoryview(self._stable_copy(self.worker_base(index), WORKER_SLOT_SIZE))
+        data = memoryview(self._stable_copy(self.worker_base(index), WORKER_SLOT_SIZE,
+                                             odd_is_writing=True))
         ints, floats = data.cast("q"), data.cast("d")
         return WorkerSnapshot(
             index=index,
@@ -270,7 +277,8 @@ class Scoreboard:
         )
 
     def read_request(self, index: int, thread: int) -> RequestSnapshot:
-        raw = self._request_copy(self.request_base(index, thread))
+        raw = self._stable_copy(self.request_base(index, thread), REQUEST_SLOT_SIZE,
+                                odd_is_writing=False)
         view = memoryview(raw)
         ints, floats = view.cast("q"), view.cast("d")
         state_seq = ints[R_STATE_SEQ]
@@ -308,18 +316,6 @@ class Scoreboard:
             client=_text(raw, R_CLIENT_OFF, ints[R_CLIENT_LEN], CLIENT_MAX),
             request_id=_text(raw, R_RID_OFF, ints[R_RID_LEN], RID_MAX) if head_read else "",
         )
-
-    def _request_copy(self, base: int) -> bytes:
-        """A copy of a request slot taken between two equal reads of its state word."""
-        ints, raw = self._ints, self._raw
-        start = base * WORD
-        copy = b""
-        for _ in range(READ_RETRIES):
-            before = ints[base]
-            copy = bytes(raw[start : start + REQUEST_SLOT_SIZE])
-            if ints[base] == before:
-                return copy
-        return copy
 
     def count_busy_idle(self) -> tuple[int, int]:
         """(busy, idle) request slots of ready workers, read without copying slots.

@@ -182,6 +182,12 @@ class ThreadWorker(Worker):
     # --- request threads -----------------------------------------------------------
     def _thread_main(self, thread: int) -> None:
         handler = self.handlers[thread]
+        try:
+            self._take_work(thread, handler)
+        finally:
+            handler.slot.flush()
+
+    def _take_work(self, thread: int, handler: RequestHandler) -> None:
         poll = self.epoll.poll
         stop_fd = self._stop_r
         while True:
@@ -190,13 +196,11 @@ class ThreadWorker(Worker):
             except InterruptedError:
                 continue
             except OSError:
-                handler.slot.flush()
                 return
             if not events:  # idle: the counters catch up with what was served
                 handler.slot.flush()
             for fd, _mask in events:
                 if fd == stop_fd:
-                    handler.slot.flush()
                     return
                 try:
                     self._dispatch(fd, handler)
