@@ -59,17 +59,22 @@ def hold(url: str, count: int) -> list[threading.Thread]:
     return threads
 
 
-@pytest.mark.parametrize("kind,threads", [("sync", 1), ("gthread", 2)])
-def test_busy_and_idle_are_exact(server_factory, stuck_env, kind, threads):
+@pytest.mark.parametrize("kind,threads,writer", [("sync", 1, "c"), ("gthread", 2, "c"),
+                                                 ("gthread", 2, "python")])
+def test_busy_and_idle_are_exact(server_factory, stuck_env, kind, threads, writer):
+    """Also with the pure-Python slot writer, which an install without a compiler runs."""
     workers, busy = 3, 2
     metrics_port = free_port()
+    env = dict(stuck_env, WORKHORSE_PURE_PYTHON="1") if writer == "python" else stuck_env
     server = server_factory(["-k", kind, "--threads", str(threads), "-w", str(workers),
                              "--metrics-bind", f"127.0.0.1:{metrics_port}",
                              "--access-logfile", "-",
                              "--access-logformat",
                              "%(r)s busy=%(busy)s idle=%(idle)s slot=%(slot)s",
-                             "stuckapp:app"], env=stuck_env)
+                             "stuckapp:app"], env=env)
     server.wait_booted(workers)
+    python_writer_warned = "recorded by the slower Python writer: WORKHORSE_PURE_PYTHON is set"
+    assert (python_writer_warned in server.log()) == (writer == "python")
     slots = workers * threads
     held = hold(server.url + "/sleep?s=3", busy)
     wait_for(lambda: len(list(Path(stuck_env["STUCK_MARK_DIR"]).glob("sleep-*"))) == busy,

@@ -40,8 +40,17 @@ histogram's sum, so neither is stored on its own.
 
 Numbers are 8-byte words reached through two typed views of the same
 memory (signed integers and floats), so a field update is one indexed
-store. What the writes cost a request is measured in
-docs/observability.md ("Cost").
+store.
+
+Request slots are written by the C writer in ``_slotwriter.c`` when it was
+built (the normal install): the same layout and write order, one call per
+transition, the state word stored with release ordering, and the counters
+added per request instead of in batches. ``RequestSlotWriter`` below is the
+same thing in Python, used when the extension is missing (no compiler at
+install time), stale (its layout differs from this module's) or turned off
+with ``WORKHORSE_PURE_PYTHON=1``; ``SLOT_WRITER`` says which one runs and
+why. What the writes cost a request is measured in docs/observability.md
+("Cost").
 """
 
 from __future__ import annotations
@@ -51,9 +60,12 @@ import collections
 import functools
 import math
 import mmap
+import os
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from workhorse.scoreboard.states import ExitReason, RequestState, WorkerState
 
@@ -237,7 +249,10 @@ class Scoreboard:
     def worker_writer(self, index: int) -> WorkerSlotWriter:
         return WorkerSlotWriter(self, index)
 
-    def request_writer(self, index: int, thread: int) -> RequestSlotWriter:
+    def request_writer(self, index: int, thread: int) -> RequestSlot:
+        """The writer of one request slot: the C one when it is available."""
+        if _c_writer is not None:
+            return _c_writer(self._raw, self.request_base(index, thread) * WORD)
         return RequestSlotWriter(self, index, thread)
 
     # --- readers -------------------------------------------------------------
@@ -539,6 +554,49 @@ class RequestSlotWriter:
         self._floats[base + R_QUEUE_SUM] += sum(queued)
         ints[base + R_QUEUE_COUNT] += len(queued)
 
+
+class RequestSlot(Protocol):
+    """What the request path calls on its slot (RequestSlotWriter or the C SlotWriter)."""
+
+    @property
+    def seq(self) -> int: ...
+    def begin(self, fd: int, client: bytes, now: float, deadline: float) -> None: ...
+    def in_app(self, request_line: bytes, request_id: bytes,
+               queue_time: float | None) -> None: ...
+    def writing(self) -> None: ...
+    def extend_deadline(self, seconds: float) -> None: ...
+    def end(self, status: int, now: float, bytes_in: int, bytes_out: int) -> float: ...
+    def abandon(self) -> None: ...
+    def flush(self, now: float = 0.0) -> None: ...
+
+
+def _python_layout() -> dict[str, Any]:
+    """This module's request-slot layout, in the form the C writer reports its own."""
+    names = ("R_STATE_SEQ", "R_FD", "R_STARTED", "R_DEADLINE", "R_LAST_STATUS", "R_CLIENT_LEN",
+             "R_STATUS_CLASSES", "R_DURATION_SUM", "R_DURATION_BUCKETS", "R_QUEUE_SUM",
+             "R_QUEUE_COUNT", "R_QUEUE_BUCKETS", "R_BYTES_IN", "R_BYTES_OUT", "R_LINE_LEN",
+             "R_RID_LEN", "R_QUEUE", "R_LINE_OFF", "R_RID_OFF", "R_CLIENT_OFF", "LINE_MAX",
+             "RID_MAX", "CLIENT_MAX", "REQUEST_SLOT_SIZE", "STATE_BITS", "DURATION_BUCKETS",
+             "QUEUE_BUCKETS")
+    layout = {name: globals()[name] for name in names}
+    layout.update(IDLE=IDLE, READING=READING, APP=APP, WRITING=WRITING)
+    return layout
+
+
+def _load_c_writer() -> tuple[Callable[[memoryview, int], RequestSlot] | None, str]:
+    """The C request-slot writer if it can be used, and which writer runs and why."""
+    if os.environ.get("WORKHORSE_PURE_PYTHON"):
+        return None, "python (WORKHORSE_PURE_PYTHON is set)"
+    try:
+        from workhorse.scoreboard._slotwriter import LAYOUT, SlotWriter
+    except ImportError as exc:
+        return None, f"python (the C writer was not built: {exc})"
+    if _python_layout() != LAYOUT:
+        return None, "python (the C writer is a stale build: its slot layout differs)"
+    return SlotWriter, "c"
+
+
+_c_writer, SLOT_WRITER = _load_c_writer()
 
 _duration_bucket = functools.partial(bisect.bisect_left, DURATION_BUCKETS)
 _queue_bucket = functools.partial(bisect.bisect_left, QUEUE_BUCKETS)

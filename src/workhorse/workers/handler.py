@@ -46,7 +46,7 @@ from workhorse.http import (
 from workhorse.http.proxy import parse_proxy_header
 from workhorse.listeners import apply_io_timeouts, timeval
 from workhorse.logs import AccessRecord
-from workhorse.scoreboard import RequestSlotWriter
+from workhorse.scoreboard import RequestSlot
 from workhorse.wsgi.environ import EnvironBuilder
 from workhorse.wsgi.filewrapper import FileWrapper
 from workhorse.wsgi.input import EMPTY_INPUT, RequestBody
@@ -415,7 +415,7 @@ class RequestHandler:
         app: Callable[..., Any],
         builders: list[EnvironBuilder],
         settings: HandlerSettings,
-        slot: RequestSlotWriter,
+        slot: RequestSlot,
         log: Any,
         timeout: float,
         pre_request: Hook | None,

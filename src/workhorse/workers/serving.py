@@ -15,7 +15,7 @@ from workhorse import SERVER_SOFTWARE
 from workhorse.config import hooks as default_hooks
 from workhorse.http import Limits, ServerConnection
 from workhorse.listeners import Listener
-from workhorse.scoreboard import RequestSlotWriter, Scoreboard
+from workhorse.scoreboard import RequestSlot, Scoreboard
 from workhorse.workers.handler import (
     Connection,
     HandlerSettings,
@@ -104,7 +104,7 @@ def user_hook(cfg: Any, name: str) -> Any:
     return hook
 
 
-def make_handler(worker: Any, board: Scoreboard, slot: RequestSlotWriter, thread: int,
+def make_handler(worker: Any, board: Scoreboard, slot: RequestSlot, thread: int,
                  builders: list[EnvironBuilder]) -> RequestHandler:
     cfg = worker.cfg
     return RequestHandler(

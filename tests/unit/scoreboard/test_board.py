@@ -1,29 +1,39 @@
 """The scoreboard's slots: what a writer stores is what a reader gets, and never half of it.
 
-The protocol test runs the writer in a real forked process that changes its
-request slot as fast as it can, while this process reads the same shared
-memory, as the master does.
+Every request-slot test runs against both writers: the C one (what an
+install with a compiler runs) and the pure-Python one (the fallback), and
+the readers must not be able to tell them apart except for when counters
+appear. The protocol test runs the writer in a real forked process that
+changes its request slot as fast as it can, while this process reads the
+same shared memory, as the master does.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import signal
 import time
+from collections.abc import Callable
 
 import pytest
 
 from workhorse.scoreboard import (
     DURATION_BUCKETS,
+    SLOT_WRITER,
     ExitReason,
+    RequestSlot,
+    RequestSlotWriter,
     RequestState,
     Scoreboard,
     WorkerState,
 )
-from workhorse.scoreboard.board import CLIENT_MAX, FLUSH_INTERVAL, LINE_MAX, RID_MAX
+from workhorse.scoreboard.board import CLIENT_MAX, FLUSH_INTERVAL, LINE_MAX, RID_MAX, WORD
 
 assert FLUSH_INTERVAL < 3.0  # the counter test's last request must flush
+
+WriterFor = Callable[[int, int], RequestSlot]
 
 
 @pytest.fixture
@@ -34,8 +44,66 @@ def board() -> Scoreboard:
     return board
 
 
-def test_a_request_is_visible_at_each_step(board: Scoreboard) -> None:
-    writer = board.request_writer(0, 1)
+def c_writer_for(board: Scoreboard) -> WriterFor:
+    """The C writer, explicitly; the test environment always builds it (gcc is installed)."""
+    try:
+        from workhorse.scoreboard._slotwriter import SlotWriter
+    except ImportError as exc:
+        pytest.fail(f"the C slot writer was not built: {exc}")
+    return lambda index, thread: SlotWriter(board._raw, board.request_base(index, thread) * WORD)
+
+
+def writer_factory(kind: str, board: Scoreboard) -> WriterFor:
+    if kind == "c":
+        return c_writer_for(board)
+    return functools.partial(RequestSlotWriter, board)
+
+
+@pytest.fixture(params=["c", "python"])
+def writer_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def writer_for(writer_kind: str, board: Scoreboard) -> WriterFor:
+    return writer_factory(writer_kind, board)
+
+
+def test_the_server_uses_the_c_writer() -> None:
+    """What the workers run: the C writer unless told otherwise (see _load_c_writer)."""
+    if os.environ.get("WORKHORSE_PURE_PYTHON"):
+        assert SLOT_WRITER.startswith("python")
+    else:
+        assert SLOT_WRITER == "c"
+        board = Scoreboard(worker_capacity=1, threads=1)
+        assert type(board.request_writer(0, 0)).__name__ == "SlotWriter"
+
+
+def test_the_c_writer_refuses_a_slot_outside_or_across_its_buffer(board: Scoreboard) -> None:
+    from workhorse.scoreboard._slotwriter import SlotWriter
+
+    with pytest.raises(ValueError, match="no aligned request slot"):
+        SlotWriter(board._raw, len(board._raw))
+    with pytest.raises(ValueError, match="no aligned request slot"):
+        SlotWriter(board._raw, board.request_base(0, 0) * WORD + 4)
+    with pytest.raises(BufferError, match="not writable"):
+        SlotWriter(b"read-only bytes", 0)
+
+
+def test_the_c_writer_checks_its_arguments(board: Scoreboard) -> None:
+    writer = c_writer_for(board)(0, 0)
+    with pytest.raises(TypeError, match="expected bytes, got str"):
+        writer.begin(3, "not bytes", 1.0, 2.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="takes 3 arguments"):
+        writer.in_app(b"GET / HTTP/1.1", b"x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        writer.end("200", 1.0, 0, 0)  # type: ignore[arg-type]
+    # A refused call left the slot as it was.
+    assert board.read_request(0, 0).state == RequestState.IDLE
+
+
+def test_a_request_is_visible_at_each_step(board: Scoreboard, writer_for: WriterFor) -> None:
+    writer = writer_for(0, 1)
     writer.begin(7, b"192.0.2.7:51234", 100.0, 130.0)
     reading = board.read_request(0, 1)
     assert (reading.state, reading.seq, reading.fd) == (RequestState.READING, 1, 7)
@@ -57,8 +125,10 @@ def test_a_request_is_visible_at_each_step(board: Scoreboard) -> None:
     assert board.read_request(1, 1).state == RequestState.IDLE
 
 
-def test_counters_are_added_in_batches_and_by_flush(board: Scoreboard) -> None:
-    writer = board.request_writer(0, 0)
+def test_counters_count_every_request(board: Scoreboard, writer_kind: str,
+                                      writer_for: WriterFor) -> None:
+    """The C writer counts per request; the Python one in batches, and by flush."""
+    writer = writer_for(0, 0)
     now = 1000.0
     writer.flush(now)  # the next automatic flush is FLUSH_INTERVAL from here
     for status, seconds in ((200, 0.002), (404, 0.02), (503, 0.09)):
@@ -67,7 +137,10 @@ def test_counters_are_added_in_batches_and_by_flush(board: Scoreboard) -> None:
         assert writer.end(status, now + seconds, 100, 2000) == pytest.approx(seconds)
     idle = board.read_request(0, 0)
     assert idle.state == RequestState.IDLE
-    assert idle.requests == 0  # noted, not yet added
+    if writer_kind == "python":
+        assert idle.requests == 0  # noted, not yet added
+    else:
+        assert idle.requests == 3 and idle.status_classes == (0, 1, 0, 1, 1)
     writer.begin(5, b"c", now, now + 30)
     writer.in_app(b"GET / HTTP/1.1", b"id", 0.003)
     writer.end(200, now + 3.0, 40, 50)  # past FLUSH_INTERVAL: this end flushes
@@ -86,15 +159,16 @@ def test_counters_are_added_in_batches_and_by_flush(board: Scoreboard) -> None:
     assert sum(counted.queue_buckets) == 1
 
 
-def test_flush_with_nothing_noted_changes_nothing(board: Scoreboard) -> None:
-    writer = board.request_writer(1, 0)
+def test_flush_with_nothing_noted_changes_nothing(board: Scoreboard,
+                                                 writer_for: WriterFor) -> None:
+    writer = writer_for(1, 0)
     before = board.read_request(1, 0)
     writer.flush()
     assert board.read_request(1, 0) == before
 
 
-def test_long_lines_ids_and_clients_are_cut(board: Scoreboard) -> None:
-    writer = board.request_writer(0, 0)
+def test_long_lines_ids_and_clients_are_cut(board: Scoreboard, writer_for: WriterFor) -> None:
+    writer = writer_for(0, 0)
     writer.begin(3, b"c" * 300, 1.0, 2.0)
     writer.in_app(b"GET /" + b"a" * 1000 + b" HTTP/1.1", b"r" * 200, None)
     snap = board.read_request(0, 0)
@@ -104,8 +178,9 @@ def test_long_lines_ids_and_clients_are_cut(board: Scoreboard) -> None:
     assert snap.queue_time is None
 
 
-def test_a_shorter_line_hides_the_longer_one_before_it(board: Scoreboard) -> None:
-    writer = board.request_writer(0, 0)
+def test_a_shorter_line_hides_the_longer_one_before_it(board: Scoreboard,
+                                                       writer_for: WriterFor) -> None:
+    writer = writer_for(0, 0)
     for line in (b"POST /a/very/long/path/indeed HTTP/1.1", b"GET / HTTP/1.1"):
         writer.begin(3, b"c", 1.0, 2.0)
         writer.in_app(line, b"x", None)
@@ -113,8 +188,9 @@ def test_a_shorter_line_hides_the_longer_one_before_it(board: Scoreboard) -> Non
     assert board.read_request(0, 0).request_line == "GET / HTTP/1.1"
 
 
-def test_a_deadline_can_be_moved_while_the_request_runs(board: Scoreboard) -> None:
-    writer = board.request_writer(0, 0)
+def test_a_deadline_can_be_moved_while_the_request_runs(board: Scoreboard,
+                                                        writer_for: WriterFor) -> None:
+    writer = writer_for(0, 0)
     writer.begin(3, b"c", time.monotonic(), time.monotonic() + 1)
     writer.in_app(b"GET / HTTP/1.1", b"x", None)
     writer.extend_deadline(60)
@@ -123,8 +199,8 @@ def test_a_deadline_can_be_moved_while_the_request_runs(board: Scoreboard) -> No
     assert snap.state == RequestState.APP
 
 
-def test_abandon_goes_idle_without_counting(board: Scoreboard) -> None:
-    writer = board.request_writer(0, 0)
+def test_abandon_goes_idle_without_counting(board: Scoreboard, writer_for: WriterFor) -> None:
+    writer = writer_for(0, 0)
     writer.begin(3, b"c", 1.0, 2.0)
     writer.abandon()
     writer.flush()
@@ -132,10 +208,11 @@ def test_abandon_goes_idle_without_counting(board: Scoreboard) -> None:
     assert snap.state == RequestState.IDLE and snap.requests == 0 and snap.seq == 1
 
 
-def test_busy_and_idle_count_only_ready_workers(board: Scoreboard) -> None:
+def test_busy_and_idle_count_only_ready_workers(board: Scoreboard,
+                                                writer_for: WriterFor) -> None:
     board.worker_writer(0).ready()
-    board.request_writer(0, 0).begin(3, b"c", 1.0, 2.0)
-    board.request_writer(1, 0).begin(4, b"c", 1.0, 2.0)  # worker 1 is still booting
+    writer_for(0, 0).begin(3, b"c", 1.0, 2.0)
+    writer_for(1, 0).begin(4, b"c", 1.0, 2.0)  # worker 1 is still booting
     assert board.count_busy_idle() == (1, 1)
 
 
@@ -154,7 +231,7 @@ def test_worker_slot_life(board: Scoreboard) -> None:
     assert board.read_worker(1).state == WorkerState.EMPTY
 
 
-def test_readers_never_see_half_a_request_from_a_running_writer() -> None:
+def test_readers_never_see_half_a_request_from_a_running_writer(writer_kind: str) -> None:
     """A forked writer serves fake requests flat out; every busy snapshot read here is whole.
 
     Each request's fd, line, id and deadline are derived from its sequence
@@ -165,7 +242,7 @@ def test_readers_never_see_half_a_request_from_a_running_writer() -> None:
     pid = os.fork()
     if pid == 0:  # the writer: never returns into pytest
         try:
-            writer = board.request_writer(0, 0)
+            writer = writer_factory(writer_kind, board)(0, 0)
             while True:
                 seq = writer.seq + 1
                 started = seq / 1e6

@@ -1,0 +1,11 @@
+# The C request-slot writer (_slotwriter.c). SlotWriter is a class; typed here
+# by what it makes, a board.RequestSlot, so its methods are declared once.
+from typing import Any
+
+from _typeshed import WriteableBuffer
+
+from workhorse.scoreboard.board import RequestSlot
+
+LAYOUT: dict[str, Any]
+
+def SlotWriter(buffer: WriteableBuffer, offset: int) -> RequestSlot: ...
