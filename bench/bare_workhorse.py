@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 from workhorse.cli import main
+from workhorse.scoreboard import board
 from workhorse.scoreboard.board import RequestSlotWriter
 
 
@@ -28,6 +29,7 @@ def _nothing(self: RequestSlotWriter, *args: object) -> None:
     pass
 
 
+board._c_writer = None  # every slot gets the Python writer, whose methods go below
 RequestSlotWriter.begin = _begin  # type: ignore[method-assign]
 RequestSlotWriter.end = _end  # type: ignore[method-assign]
 RequestSlotWriter.in_app = _nothing  # type: ignore[method-assign]

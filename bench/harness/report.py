@@ -131,6 +131,7 @@ def _observability(by: dict[tuple[str, str], Cell]) -> list[str]:
     pairs = [("everything on vs none (scoreboard writes, control socket, metrics)",
               "workhorse-bare", "workhorse-obs-on"),
              ("scoreboard writes vs none", "workhorse-bare", "workhorse-obs-off"),
+             ("scoreboard writes in Python vs none", "workhorse-bare", "workhorse-pure"),
              ("control socket and metrics vs none", "workhorse-obs-off", "workhorse-obs-on"),
              ("workhorse: access log vs none", "workhorse-gthread", "workhorse-access-log"),
              ("gunicorn: access log vs none", "gunicorn-gthread", "gunicorn-access-log")]

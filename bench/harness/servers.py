@@ -80,6 +80,12 @@ SERVERS: dict[str, Server] = {
                ("workhorse",), only=("a",), own=True,
                note="gthread; scoreboard writes replaced by no-ops (bench/bare_workhorse.py), "
                     "no control socket, no metrics: the floor, not a way to run"),
+        Server("workhorse-pure", "wsgi",
+               "python pure_workhorse.py --bind {bind} --workers {workers} "
+               f"{_GTHREAD} --no-control-socket {{app}}",
+               ("workhorse",), only=("a",), own=True,
+               note="gthread; scoreboard written by the Python writer instead of the C one "
+                    "(bench/pure_workhorse.py), no control socket, no metrics"),
         Server("workhorse-obs-off", "wsgi",
                f"{_WORKHORSE} {_GTHREAD} --no-control-socket {{app}}",
                ("workhorse",), only=("a",), own=True,
