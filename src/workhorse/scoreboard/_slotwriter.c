@@ -11,9 +11,15 @@
  *
  * The slot layout and the write order are board.py's; board.py compares its
  * layout with LAYOUT below and uses the pure-Python writer when they differ
- * (a stale build) or when this module was not built (no compiler). The
- * state word is stored last with release ordering, so on any CPU a reader
- * that sees a (seq, state) also sees the fields written before it.
+ * (a stale build) or when this module was not built (no compiler).
+ *
+ * Ordering: every transition stores the state word last, with release
+ * ordering, so the fields written before it are visible no later than it;
+ * and ``begin`` starts with a release fence, so its fields are not visible
+ * before the previous transition's state word. On x86-64 both cost nothing
+ * (stores are seen in program order anyway); on weakly ordered CPUs (arm64)
+ * they order the writer, but the Python reader has no acquire barrier, so
+ * there a torn read stays possible, if rare (see board.py).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -93,9 +99,11 @@ static inline double get_float(SlotWriter *w, int word) {
     return value;
 }
 
-/* One writer per slot, so a counter is a load and a store, not an atomic add. */
+/* One writer per slot, so a counter is a load and a store, not an atomic add.
+ * Unsigned arithmetic: wrapping is defined (a signed overflow would not be). */
 static inline void add_int(SlotWriter *w, int word, int64_t amount) {
-    put_int(w, word, __atomic_load_n(word_at(w, word), __ATOMIC_RELAXED) + amount);
+    uint64_t old = (uint64_t)__atomic_load_n(word_at(w, word), __ATOMIC_RELAXED);
+    put_int(w, word, (int64_t)(old + (uint64_t)amount));
 }
 
 static inline void add_float(SlotWriter *w, int word, double amount) {
@@ -163,15 +171,20 @@ static int SlotWriter_init(SlotWriter *self, PyObject *args, PyObject *kwds) {
     Py_ssize_t offset;
     static char *kwlist[] = {"buffer", "offset", NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "On", kwlist, &buffer, &offset)) return -1;
-    if (self->view.buf != NULL) {
+    if (self->slot != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "SlotWriter is already initialised");
         return -1;
     }
-    if (PyObject_GetBuffer(buffer, &self->view, PyBUF_WRITABLE) < 0) return -1;
-    if (offset < 0 || offset % 8 != 0 || offset + REQUEST_SLOT_SIZE > self->view.len ||
-        ((uintptr_t)self->view.buf) % 8 != 0) {
+    if (PyObject_GetBuffer(buffer, &self->view, PyBUF_WRITABLE) < 0) {
+        /* A refusing exporter may have filled the view in; forget it. */
+        memset(&self->view, 0, sizeof self->view);
+        return -1;
+    }
+    /* Written so that no sum can overflow: offset may be anything. */
+    if (offset < 0 || offset % 8 != 0 || self->view.len < REQUEST_SLOT_SIZE ||
+        offset > self->view.len - REQUEST_SLOT_SIZE || ((uintptr_t)self->view.buf) % 8 != 0) {
         PyBuffer_Release(&self->view);
-        self->view.buf = NULL;
+        memset(&self->view, 0, sizeof self->view);
         PyErr_Format(PyExc_ValueError, "no aligned request slot at byte %zd of a %zd-byte buffer",
                      offset, self->view.len);
         return -1;
@@ -184,7 +197,7 @@ static int SlotWriter_init(SlotWriter *self, PyObject *args, PyObject *kwds) {
 }
 
 static void SlotWriter_dealloc(SlotWriter *self) {
-    if (self->view.buf != NULL) PyBuffer_Release(&self->view);
+    if (self->slot != NULL) PyBuffer_Release(&self->view);
     Py_CLEAR(self->client);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -206,6 +219,8 @@ static PyObject *SlotWriter_begin(SlotWriter *self, PyObject *const *args, Py_ss
         !as_bytes(args[1], &client, &client_len) || !as_double(args[2], &now) ||
         !as_double(args[3], &deadline))
         return NULL;
+    /* Nothing below may be seen before the previous transition's state word. */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
     self->started = now;
     put_int(self, R_FD, fd);
     put_float(self, R_STARTED, now);
@@ -270,7 +285,6 @@ static PyObject *SlotWriter_end(SlotWriter *self, PyObject *const *args, Py_ssiz
         !as_int64(args[3], &bytes_out))
         return NULL;
     double duration = now - self->started;
-    publish(self, IDLE);
     int64_t klass = status / 100 - 1;
     if (status >= 0 && klass >= 0 && klass < 5) add_int(self, R_STATUS_CLASSES + (int)klass, 1);
     add_int(self, R_DURATION_BUCKETS + bucket_of(DURATION_BOUNDS, N_DURATION_BOUNDS, duration), 1);
@@ -278,6 +292,8 @@ static PyObject *SlotWriter_end(SlotWriter *self, PyObject *const *args, Py_ssiz
     add_int(self, R_BYTES_IN, bytes_in);
     add_int(self, R_BYTES_OUT, bytes_out);
     put_int(self, R_LAST_STATUS, status);
+    /* Last, like every transition: an idle slot has counted its request. */
+    publish(self, IDLE);
     return PyFloat_FromDouble(duration);
 }
 

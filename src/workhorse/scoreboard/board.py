@@ -30,13 +30,15 @@ once, so a reader that reads the word, copies the slot and reads the word
 again unchanged holds the fields that belong to that state. That relies on
 the CPU making stores visible in program order, which x86-64 does; on a
 weakly ordered CPU (arm64) a reader could rarely see a field a moment
-late, as with any lock-free scheme Python cannot fence.
+late: the C writer orders its stores (release), but a Python reader cannot
+fence its loads.
 
 The counters (status classes, duration and queue-time histograms, bytes)
-are single words that only grow, read without that check, and added in
-batches rather than per request (see RequestSlotWriter). A slot's request
-count is the sum of its duration histogram and its busy time the
-histogram's sum, so neither is stored on its own.
+are single words that only grow, read without that check. The C writer
+adds them as each request ends, before the slot goes idle; the Python
+writer in batches (see RequestSlotWriter). A slot's request count is the
+sum of its duration histogram and its busy time the histogram's sum, so
+neither is stored on its own.
 
 Numbers are 8-byte words reached through two typed views of the same
 memory (signed integers and floats), so a field update is one indexed
@@ -256,12 +258,14 @@ class Scoreboard:
         return RequestSlotWriter(self, index, thread)
 
     # --- readers -------------------------------------------------------------
-    def _stable_copy(self, base: int, nbytes: int, *, odd_is_writing: bool) -> bytes:
-        """A copy of a slot taken between two equal reads of its first word.
+    def _stable_copy(self, base: int, nbytes: int, *,
+                     odd_is_writing: bool) -> tuple[bytes, bool]:
+        """A copy of a slot, and whether it was taken between two equal reads of its first word.
 
         A worker slot's first word is a seqlock (odd: being written, so not
         worth copying yet); a request slot's is its (seq, state) word, whose
-        odd values are ordinary states.
+        odd values are ordinary states. After READ_RETRIES changed copies the
+        last one is returned as not stable: its fields may mix updates.
         """
         ints = self._ints
         start = base * WORD
@@ -272,12 +276,15 @@ class Scoreboard:
                 continue
             copy = bytes(self._raw[start : start + nbytes])
             if ints[base] == before:
-                return copy
-        return copy or bytes(self._raw[start : start + nbytes])
+                return copy, True
+        return copy or bytes(self._raw[start : start + nbytes]), False
 
     def read_worker(self, index: int) -> WorkerSnapshot:
-        data = memoryview(self._stable_copy(self.worker_base(index), WORKER_SLOT_SIZE,
-                                             odd_is_writing=True))
+        # A worker slot changes a few times in a worker's life: a copy that
+        # is still not stable belongs to a writer that died mid-update.
+        copy, _ = self._stable_copy(self.worker_base(index), WORKER_SLOT_SIZE,
+                                    odd_is_writing=True)
+        data = memoryview(copy)
         ints, floats = data.cast("q"), data.cast("d")
         return WorkerSnapshot(
             index=index,
@@ -292,8 +299,8 @@ class Scoreboard:
         )
 
     def read_request(self, index: int, thread: int) -> RequestSnapshot:
-        raw = self._stable_copy(self.request_base(index, thread), REQUEST_SLOT_SIZE,
-                                odd_is_writing=False)
+        raw, stable = self._stable_copy(self.request_base(index, thread), REQUEST_SLOT_SIZE,
+                                        odd_is_writing=False)
         view = memoryview(raw)
         ints, floats = view.cast("q"), view.cast("d")
         state_seq = ints[R_STATE_SEQ]
@@ -305,15 +312,19 @@ class Scoreboard:
         started = floats[R_STARTED]
         # The line and id of a request still being read are not written yet
         # (those bytes may be the previous request's, half overwritten).
-        head_read = state != RequestState.READING
+        head_read = stable and state != RequestState.READING
+        # A slot that changed under every copy is serving requests faster
+        # than it can be copied, so none of them is overdue: its counters and
+        # state are kept, one request's fields (fd, deadline, line) are not.
+        fd, deadline = (ints[R_FD], floats[R_DEADLINE]) if stable else (-1, 0.0)
         return RequestSnapshot(
             worker=index,
             thread=thread,
             state=state,
             seq=state_seq >> STATE_BITS,
-            fd=ints[R_FD],
+            fd=fd,
             started=started,
-            deadline=floats[R_DEADLINE],
+            deadline=deadline,
             started_wall=time.time() - (time.monotonic() - started) if started else 0.0,
             queue_time=None if math.isnan(queue) or not head_read else queue,
             requests=sum(durations),
@@ -558,16 +569,17 @@ class RequestSlotWriter:
 class RequestSlot(Protocol):
     """What the request path calls on its slot (RequestSlotWriter or the C SlotWriter)."""
 
+    # Positional-only: the C writer takes no keywords.
     @property
     def seq(self) -> int: ...
-    def begin(self, fd: int, client: bytes, now: float, deadline: float) -> None: ...
+    def begin(self, fd: int, client: bytes, now: float, deadline: float, /) -> None: ...
     def in_app(self, request_line: bytes, request_id: bytes,
-               queue_time: float | None) -> None: ...
+               queue_time: float | None, /) -> None: ...
     def writing(self) -> None: ...
-    def extend_deadline(self, seconds: float) -> None: ...
-    def end(self, status: int, now: float, bytes_in: int, bytes_out: int) -> float: ...
+    def extend_deadline(self, seconds: float, /) -> None: ...
+    def end(self, status: int, now: float, bytes_in: int, bytes_out: int, /) -> float: ...
     def abandon(self) -> None: ...
-    def flush(self, now: float = 0.0) -> None: ...
+    def flush(self, now: float = 0.0, /) -> None: ...
 
 
 def _python_layout() -> dict[str, Any]:
