@@ -353,6 +353,71 @@ static PyTypeObject SlotWriterType = {
     .tp_getset = SlotWriter_getset,
 };
 
+/* --- counting busy and idle slots --------------------------------------- */
+#define WORKER_READY 2
+#define WORKER_STOPPING 3
+
+static int want_ssize(PyObject *const *args, Py_ssize_t count, Py_ssize_t *out) {
+    for (Py_ssize_t i = 0; i < count; i++) {
+        out[i] = PyLong_AsSsize_t(args[i]);
+        if (out[i] == -1 && PyErr_Occurred()) return 0;
+        if (out[i] < 0) {
+            PyErr_SetString(PyExc_ValueError, "count_busy_idle: negative geometry");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* count_busy_idle(buffer, first_worker, worker_words, first_request,
+ *                 request_words, capacity, threads) -> (busy, idle)
+ * Board.count_busy_idle's loop: word indexes of the first worker's state
+ * word and of the first request slot's state word, and their strides. */
+static PyObject *count_busy_idle(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    Py_ssize_t g[6];
+    if (!want_args("count_busy_idle", nargs, 7) || !want_ssize(args + 1, 6, g)) return NULL;
+    Py_ssize_t first_worker = g[0], worker_words = g[1], first_request = g[2];
+    Py_ssize_t request_words = g[3], capacity = g[4], threads = g[5];
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+    Py_ssize_t words = view.len / 8;
+    /* Every index read below is below these two (no sum can overflow: each
+     * factor is checked against the buffer's size first). */
+    int fits = capacity > 0 && threads > 0 && worker_words > 0 && request_words > 0 &&
+               capacity <= words && threads <= words && worker_words <= words &&
+               request_words <= words && first_worker < words && first_request < words &&
+               (capacity - 1) <= (words - 1 - first_worker) / worker_words &&
+               (capacity * threads - 1) <= (words - 1 - first_request) / request_words &&
+               ((uintptr_t)view.buf) % 8 == 0;
+    if (!fits) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "count_busy_idle: geometry outside the buffer");
+        return NULL;
+    }
+    const int64_t *base = (const int64_t *)view.buf;
+    long long busy = 0, idle = 0;
+    for (Py_ssize_t w = 0; w < capacity; w++) {
+        int64_t state = __atomic_load_n(base + first_worker + w * worker_words, __ATOMIC_RELAXED);
+        if (state != WORKER_READY && state != WORKER_STOPPING) continue;
+        for (Py_ssize_t t = 0; t < threads; t++) {
+            const int64_t *word = base + first_request + (w * threads + t) * request_words;
+            if (__atomic_load_n(word, __ATOMIC_RELAXED) & STATE_MASK)
+                busy++;
+            else if (state == WORKER_READY)
+                idle++;
+        }
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(LL)", busy, idle);
+}
+
+static PyMethodDef module_functions[] = {
+    {"count_busy_idle", (PyCFunction)(void (*)(void))count_busy_idle, METH_FASTCALL,
+     "count_busy_idle(buffer, first_worker, worker_words, first_request, request_words, "
+     "capacity, threads) -> (busy, idle)"},
+    {NULL, NULL, 0, NULL},
+};
+
 /* --- the module ----------------------------------------------------------- */
 static PyObject *bounds_tuple(const double *bounds, int count) {
     PyObject *tuple = PyTuple_New(count);
@@ -376,7 +441,7 @@ static PyObject *make_layout(void) {
     if (durations != NULL && queues != NULL)
         layout = Py_BuildValue(
             "{si si si si si si si si si si si si si si si si si si si si si si si si si si "
-            "si si si sO sO}",
+            "si si si si si sO sO}",
             "R_STATE_SEQ", R_STATE_SEQ, "R_FD", R_FD, "R_STARTED", R_STARTED,
             "R_DEADLINE", R_DEADLINE, "R_LAST_STATUS", R_LAST_STATUS,
             "R_CLIENT_LEN", R_CLIENT_LEN, "R_STATUS_CLASSES", R_STATUS_CLASSES,
@@ -388,7 +453,8 @@ static PyObject *make_layout(void) {
             "R_CLIENT_OFF", R_CLIENT_OFF, "LINE_MAX", R_LINE_MAX, "RID_MAX", R_RID_MAX,
             "CLIENT_MAX", R_CLIENT_MAX, "REQUEST_SLOT_SIZE", REQUEST_SLOT_SIZE,
             "STATE_BITS", STATE_BITS, "IDLE", IDLE, "READING", READING, "APP", APP,
-            "WRITING", WRITING, "DURATION_BUCKETS", durations, "QUEUE_BUCKETS", queues);
+            "WRITING", WRITING, "WORKER_READY", WORKER_READY, "WORKER_STOPPING",
+            WORKER_STOPPING, "DURATION_BUCKETS", durations, "QUEUE_BUCKETS", queues);
     Py_XDECREF(durations);
     Py_XDECREF(queues);
     return layout;
@@ -399,6 +465,7 @@ static struct PyModuleDef slotwriter_module = {
     .m_name = "workhorse.scoreboard._slotwriter",
     .m_doc = "The scoreboard's request-slot writer in C (see board.py).",
     .m_size = -1,
+    .m_methods = module_functions,
 };
 
 PyMODINIT_FUNC PyInit__slotwriter(void) {

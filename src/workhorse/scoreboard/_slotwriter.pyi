@@ -9,3 +9,7 @@ from workhorse.scoreboard.board import RequestSlot
 LAYOUT: dict[str, Any]
 
 def SlotWriter(buffer: WriteableBuffer, offset: int) -> RequestSlot: ...
+
+def count_busy_idle(buffer: WriteableBuffer, first_worker: int, worker_words: int,
+                    first_request: int, request_words: int, capacity: int,
+                    threads: int, /) -> tuple[int, int]: ...

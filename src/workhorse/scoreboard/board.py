@@ -141,6 +141,7 @@ HEADER_SIZE = 64
 MAGIC = 0x574B4853  # "WKHS"
 
 # Plain ints for the hot path (storing an IntEnum member costs a conversion).
+_READY, _STOPPING = int(WorkerState.READY), int(WorkerState.STOPPING)
 IDLE, READING, APP, WRITING = (int(RequestState.IDLE), int(RequestState.READING),
                                int(RequestState.APP), int(RequestState.WRITING))
 _NAN = math.nan
@@ -346,21 +347,35 @@ class Scoreboard:
     def count_busy_idle(self) -> tuple[int, int]:
         """(busy, idle) request slots of ready workers, read without copying slots.
 
-        Cheap enough for the request path (one load per slot) and exact up to
-        the updates racing with the scan, which is all an access-log atom needs.
+        Exact up to the updates racing with the scan, which is all an
+        access-log atom needs. The access log's busy/idle atoms call it per
+        request, so it is the C module's loop when that is built (under a
+        microsecond); the Python one fetches the worker states in one
+        strided slice and each live worker's state words in another.
         """
-        ints = self._ints
-        busy = idle = 0
-        for index in range(self.worker_capacity):
-            wstate = ints[self.worker_base(index) + W_STATE]
-            if wstate != WorkerState.READY and wstate != WorkerState.STOPPING:
-                continue
-            for thread in range(self.threads):
-                if ints[self.request_base(index, thread) + R_STATE_SEQ] & STATE_MASK:
-                    busy += 1
-                elif wstate == WorkerState.READY:
-                    idle += 1
-        return busy, idle
+        geometry = (self.worker_base(0) + W_STATE, WORKER_WORDS,
+                    self.request_base(0, 0) + R_STATE_SEQ, REQUEST_SLOT_SIZE // WORD,
+                    self.worker_capacity, self.threads)
+        if _c_count is not None:
+            return _c_count(self._raw, *geometry)
+        return _count_busy_idle(self._ints, *geometry)
+
+
+def _count_busy_idle(ints: memoryview, first_worker: int, worker_words: int, first_request: int,
+                     request_words: int, capacity: int, threads: int) -> tuple[int, int]:
+    """Scoreboard.count_busy_idle in Python (what _slotwriter.count_busy_idle does in C)."""
+    worker_states = ints[first_worker : first_worker + capacity * worker_words
+                         : worker_words].tolist()
+    busy = idle = 0
+    for index, wstate in enumerate(worker_states):
+        if wstate in (_READY, _STOPPING):
+            first = first_request + index * threads * request_words
+            states = ints[first : first + threads * request_words : request_words].tolist()
+            working = sum(1 for word in states if word & STATE_MASK)
+            busy += working
+            if wstate == _READY:
+                idle += threads - working
+    return busy, idle
 
 
 def _text(raw: bytes, offset: int, length: int, limit: int) -> str:
@@ -591,7 +606,8 @@ def _python_layout() -> dict[str, Any]:
              "RID_MAX", "CLIENT_MAX", "REQUEST_SLOT_SIZE", "STATE_BITS", "DURATION_BUCKETS",
              "QUEUE_BUCKETS")
     layout = {name: globals()[name] for name in names}
-    layout.update(IDLE=IDLE, READING=READING, APP=APP, WRITING=WRITING)
+    layout.update(IDLE=IDLE, READING=READING, APP=APP, WRITING=WRITING,
+                  WORKER_READY=_READY, WORKER_STOPPING=_STOPPING)
     return layout
 
 
@@ -609,6 +625,9 @@ def _load_c_writer() -> tuple[Callable[[memoryview, int], RequestSlot] | None, s
 
 
 _c_writer, SLOT_WRITER = _load_c_writer()
+_c_count: Callable[..., tuple[int, int]] | None = None
+if _c_writer is not None:
+    from workhorse.scoreboard._slotwriter import count_busy_idle as _c_count
 
 _duration_bucket = functools.partial(bisect.bisect_left, DURATION_BUCKETS)
 _queue_bucket = functools.partial(bisect.bisect_left, QUEUE_BUCKETS)

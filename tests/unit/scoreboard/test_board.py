@@ -33,7 +33,15 @@ from workhorse.scoreboard import (
     Scoreboard,
     WorkerState,
 )
-from workhorse.scoreboard.board import CLIENT_MAX, FLUSH_INTERVAL, LINE_MAX, RID_MAX, WORD
+from workhorse.scoreboard import board as board_module
+from workhorse.scoreboard.board import (
+    CLIENT_MAX,
+    FLUSH_INTERVAL,
+    LINE_MAX,
+    REQUEST_SLOT_SIZE,
+    RID_MAX,
+    WORD,
+)
 
 assert FLUSH_INTERVAL < 3.0  # the counter test's last request must flush
 
@@ -297,6 +305,48 @@ def test_busy_and_idle_count_only_ready_workers(board: Scoreboard,
     writer_for(0, 0).begin(3, b"c", 1.0, 2.0)
     writer_for(1, 0).begin(4, b"c", 1.0, 2.0)  # worker 1 is still booting
     assert board.count_busy_idle() == (1, 1)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_busy_and_idle_are_counted_alike_in_c_and_python(threads: int) -> None:
+    """Ready workers' slots count busy or idle, a stopping worker's only busy, others nothing."""
+    board = Scoreboard(worker_capacity=6, threads=threads)
+    lives = ["ready", "stopping", "booting", "ready", "empty", "ready"]
+    expected = [0, 0]
+    for index, life in enumerate(lives):
+        if life == "empty":
+            continue
+        board.prepare_worker(index, generation=1)
+        writer = board.worker_writer(index)
+        writer.started(1000 + index)
+        if life != "booting":
+            writer.ready()
+        if life == "stopping":
+            writer.stopping(ExitReason.MAX_REQUESTS)
+        for thread in range(threads):
+            busy = (index + thread) % 2 == 0
+            if busy:
+                board.request_writer(index, thread).begin(3, b"c", 1.0, 2.0)
+            if life == "ready" or (life == "stopping" and busy):
+                expected[0 if busy else 1] += 1
+    geometry = (board.worker_base(0) + board_module.W_STATE, board_module.WORKER_WORDS,
+                board.request_base(0, 0), REQUEST_SLOT_SIZE // WORD, 6, threads)
+    python = board_module._count_busy_idle(board._ints, *geometry)
+    from workhorse.scoreboard._slotwriter import count_busy_idle
+
+    assert count_busy_idle(board._raw, *geometry) == python == tuple(expected)
+    assert board.count_busy_idle() == tuple(expected)
+
+
+def test_the_c_count_refuses_a_geometry_outside_its_buffer(board: Scoreboard) -> None:
+    from workhorse.scoreboard._slotwriter import count_busy_idle
+
+    words = len(board._raw) // WORD
+    for geometry in ((0, 16, 0, 112, words, 2), (words, 16, 0, 112, 1, 1),
+                     (0, 16, words - 1, 112, 2, 1), (0, 16, 0, -1, 1, 1),
+                     (0, 16, 0, sys.maxsize, 2, 1)):
+        with pytest.raises(ValueError, match="count_busy_idle"):
+            count_busy_idle(board._raw, *geometry)
 
 
 def test_worker_slot_life(board: Scoreboard) -> None:
