@@ -6,12 +6,15 @@ installed without a C compiler (or run with WORKHORSE_PURE_PYTHON=1) costs.
 
 from __future__ import annotations
 
+import os
 import sys
 
-from workhorse.cli import main
-from workhorse.scoreboard import board
+# Before workhorse is imported: the scoreboard picks its writer (and its
+# busy/idle count) at import, and the master logs the same warning as
+# without a compiler.
+os.environ["WORKHORSE_PURE_PYTHON"] = "1"
 
-board._c_writer = None  # as if _slotwriter had not been built
+from workhorse.cli import main
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -5,7 +5,9 @@
 - ``/block?s=N``: C ``recv()`` on a socket to a listener that never answers,
   retrying on EINTR, through ``ctypes.CDLL`` (GIL released), like a database
   client waiting on a hung server.
-- ``/sleep?s=N``: Python ``time.sleep`` (a slow but well-behaved request).
+- ``/sleep?s=N``: Python ``time.sleep`` (a slow but well-behaved request);
+  with ``&extend=M`` it first asks for M more seconds through
+  ``environ["workhorse.extend_deadline"]``.
 - ``/ok``, ``/pid``: fast answers. ``/grow?mb=N``: keeps N MiB allocated.
 
 Every stuck call is bounded (N seconds, default 60) so that a server that
@@ -69,6 +71,8 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         _mark("block")
         query_dead_database(seconds)
     elif path == "/sleep":
+        if "extend" in query:
+            environ["workhorse.extend_deadline"](seconds=float(query["extend"]))
         _mark("sleep")
         time.sleep(seconds)
     elif path == "/grow":

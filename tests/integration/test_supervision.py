@@ -175,6 +175,21 @@ def test_python_stuck_worker_runs_worker_abort_hook(server_factory, stuck_env, t
     wait_for(marker.exists, message="worker_abort ran")
 
 
+@pytest.mark.parametrize("kind", ["sync", "gthread"])
+def test_an_app_can_extend_its_request_deadline(server_factory, stuck_env, kind):
+    """environ["workhorse.extend_deadline"](seconds) moves this request's deadline."""
+    server = server_factory(["-w", "1", "-k", kind, "-t", str(TIMEOUT), "stuckapp:app"],
+                            env=stuck_env)
+    pid = requests.get(server.url + "/pid", timeout=5).text
+    slept = requests.get(server.url + f"/sleep?s={TIMEOUT + 1.5}&extend=30", timeout=20)
+    assert (slept.status_code, slept.text) == (200, "ok")
+    assert requests.get(server.url + "/pid", timeout=5).text == pid
+    assert "WORKER TIMEOUT" not in server.log()
+    # Without it the same request is past its deadline: a 504.
+    answer, _ = stuck_request(server.port, f"/sleep?s={TIMEOUT + 1.5}")
+    assert answer.startswith(b"HTTP/1.1 504")
+
+
 def test_request_finishing_before_deadline_is_never_killed(server_factory, stuck_env):
     server = server_factory(["-w", "1", "-t", str(TIMEOUT), "stuckapp:app"], env=stuck_env)
     pid = requests.get(server.url + "/pid", timeout=5).text

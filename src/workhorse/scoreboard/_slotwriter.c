@@ -384,7 +384,7 @@ static PyObject *count_busy_idle(PyObject *module, PyObject *const *args, Py_ssi
     /* Every index read below is below these two (no sum can overflow: each
      * factor is checked against the buffer's size first). */
     int fits = capacity > 0 && threads > 0 && worker_words > 0 && request_words > 0 &&
-               capacity <= words && threads <= words && worker_words <= words &&
+               capacity <= words && threads <= words / capacity && worker_words <= words &&
                request_words <= words && first_worker < words && first_request < words &&
                (capacity - 1) <= (words - 1 - first_worker) / worker_words &&
                (capacity * threads - 1) <= (words - 1 - first_request) / request_words &&

@@ -2,7 +2,7 @@
 # by what it makes, a board.RequestSlot, so its methods are declared once.
 from typing import Any
 
-from _typeshed import WriteableBuffer
+from _typeshed import ReadableBuffer, WriteableBuffer
 
 from workhorse.scoreboard.board import RequestSlot
 
@@ -10,6 +10,6 @@ LAYOUT: dict[str, Any]
 
 def SlotWriter(buffer: WriteableBuffer, offset: int) -> RequestSlot: ...
 
-def count_busy_idle(buffer: WriteableBuffer, first_worker: int, worker_words: int,
+def count_busy_idle(buffer: ReadableBuffer, first_worker: int, worker_words: int,
                     first_request: int, request_words: int, capacity: int,
                     threads: int, /) -> tuple[int, int]: ...

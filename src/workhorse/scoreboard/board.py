@@ -315,8 +315,9 @@ class Scoreboard:
         # (those bytes may be the previous request's, half overwritten).
         head_read = stable and state != RequestState.READING
         # A slot that changed under every copy is serving requests faster
-        # than it can be copied, so none of them is overdue: its counters and
-        # state are kept, one request's fields (fd, deadline, line) are not.
+        # than it can be copied, so none of them is overdue: its counters,
+        # state and a recent start are kept; one request's fields (fd,
+        # deadline, line, id, queue time, client) are not.
         fd, deadline = (ints[R_FD], floats[R_DEADLINE]) if stable else (-1, 0.0)
         return RequestSnapshot(
             worker=index,
@@ -340,7 +341,7 @@ class Scoreboard:
             bytes_in=ints[R_BYTES_IN],
             bytes_out=ints[R_BYTES_OUT],
             request_line=_text(raw, R_LINE_OFF, ints[R_LINE_LEN], LINE_MAX) if head_read else "",
-            client=_text(raw, R_CLIENT_OFF, ints[R_CLIENT_LEN], CLIENT_MAX),
+            client=_text(raw, R_CLIENT_OFF, ints[R_CLIENT_LEN], CLIENT_MAX) if stable else "",
             request_id=_text(raw, R_RID_OFF, ints[R_RID_LEN], RID_MAX) if head_read else "",
         )
 
@@ -510,12 +511,11 @@ class RequestSlotWriter:
 
     def in_app(self, request_line: bytes, request_id: bytes, queue_time: float | None) -> None:
         """The request head was read; the application is about to run."""
-        if queue_time is None:
-            queue_time = _NAN
-        else:
-            self._queued.append(queue_time)
         _HEAD.pack_into(self._raw, self._byte + R_LINE_LEN * WORD, len(request_line),
-                        len(request_id), queue_time, request_line, request_id)
+                        len(request_id), _NAN if queue_time is None else queue_time,
+                        request_line, request_id)
+        if queue_time is not None:  # (after pack_into, which refuses a non-number)
+            self._queued.append(queue_time)
         self._ints[self._base] = self._seq | APP
 
     def writing(self) -> None:
@@ -613,7 +613,7 @@ def _python_layout() -> dict[str, Any]:
 
 def _load_c_writer() -> tuple[Callable[[memoryview, int], RequestSlot] | None, str]:
     """The C request-slot writer if it can be used, and which writer runs and why."""
-    if os.environ.get("WORKHORSE_PURE_PYTHON"):
+    if os.environ.get("WORKHORSE_PURE_PYTHON", "").lower() not in ("", "0", "false", "no"):
         return None, "python (WORKHORSE_PURE_PYTHON is set)"
     try:
         from workhorse.scoreboard._slotwriter import LAYOUT, SlotWriter

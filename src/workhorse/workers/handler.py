@@ -15,8 +15,8 @@ of a request are taken (the deadline starts, the client becomes visible),
 ``in_app`` when the head is parsed (request line, request id and queue time
 become visible, the 504 rescue becomes possible), ``writing`` before the
 first byte of the response (a 504 is no longer possible) and ``end`` when
-the exchange is over (the request is noted for the counters, which the
-worker's loop adds in batches).
+the exchange is over (the request is counted: at once by the C slot
+writer, in batches by the Python one).
 """
 
 from __future__ import annotations
@@ -439,7 +439,7 @@ class RequestHandler:
         # Resolved once: the request path reads these on every request.
         self.hooks = pre_request is not None or post_request is not None
         self.access_log = settings.access_log
-        self._extend_deadline = slot.extend_deadline
+        self._extend_deadline = _deadline_extender(slot)
         self._rid_key = "HTTP_" + settings.request_id_header.replace("-", "_")
         self._rid_name = settings.request_id_header.title()
         self._rid_lower = settings.request_id_header.lower()
@@ -781,6 +781,20 @@ class RequestHandler:
             self.log.access(record)
         except Exception:
             self.log.exception("Failed to write the access log")
+
+
+def _deadline_extender(slot: RequestSlot) -> Callable[[float], None]:
+    """What an app finds in environ["workhorse.extend_deadline"].
+
+    A plain function, so ``extend_deadline(seconds=30)`` works too (the C
+    slot writer's method takes positional arguments only).
+    """
+
+    def extend_deadline(seconds: float) -> None:
+        """Give the current request ``seconds`` from now before the watchdog ends it."""
+        slot.extend_deadline(seconds)
+
+    return extend_deadline
 
 
 def _client_text(peer: tuple[str, int] | None) -> str:
