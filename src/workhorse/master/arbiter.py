@@ -64,7 +64,13 @@ from workhorse.master.watchdog import (
 )
 from workhorse.observe.backlog import listen_queue
 from workhorse.observe.schema import ListenerInfo, Snapshot
-from workhorse.scoreboard import SLOT_WRITER, ExitReason, Scoreboard, WorkerState
+from workhorse.scoreboard import (
+    SLOT_WRITER,
+    WHY_PYTHON_WRITER,
+    ExitReason,
+    Scoreboard,
+    WorkerState,
+)
 from workhorse.workers.base import (
     APP_LOAD_ERROR,
     DUMP_SIGNAL,
@@ -214,7 +220,7 @@ class Arbiter:
         if SLOT_WRITER != "c":
             # Works the same, but costs small requests about a fifth of their rate.
             self.log.warning("Scoreboard: requests are recorded by the slower Python writer: %s",
-                             SLOT_WRITER.removeprefix("python ").strip("()"))
+                             WHY_PYTHON_WRITER)
         self.watchdog = Watchdog(self.board, timeout=float(cfg.timeout or 0),
                                  boot_timeout=float(getattr(cfg, "boot_timeout", 0) or 0),
                                  dump_signal=DUMP_SIGNAL if cfg.timeout_stack_dump else None,

@@ -51,8 +51,8 @@ added per request instead of in batches. ``RequestSlotWriter`` below is the
 same thing in Python, used when the extension is missing (no compiler at
 install time), stale (its layout differs from this module's) or turned off
 with ``WORKHORSE_PURE_PYTHON=1``; ``SLOT_WRITER`` says which one runs and
-why. What the writes cost a request is measured in docs/observability.md
-("Cost").
+``WHY_PYTHON_WRITER`` why the C one does not. What the writes cost a
+request is measured in docs/observability.md ("Cost").
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Protocol
 
 from workhorse.scoreboard.states import ExitReason, RequestState, WorkerState
@@ -611,23 +612,26 @@ def _python_layout() -> dict[str, Any]:
     return layout
 
 
-def _load_c_writer() -> tuple[Callable[[memoryview, int], RequestSlot] | None, str]:
-    """The C request-slot writer if it can be used, and which writer runs and why."""
+def _load_c_module() -> tuple[ModuleType | None, str]:
+    """The C module (_slotwriter) if it can be used, else None and why not."""
     if os.environ.get("WORKHORSE_PURE_PYTHON", "").lower() not in ("", "0", "false", "no"):
-        return None, "python (WORKHORSE_PURE_PYTHON is set)"
+        return None, "WORKHORSE_PURE_PYTHON is set"
     try:
-        from workhorse.scoreboard._slotwriter import LAYOUT, SlotWriter
+        import workhorse.scoreboard._slotwriter as slotwriter
     except ImportError as exc:
-        return None, f"python (the C writer was not built: {exc})"
-    if _python_layout() != LAYOUT:
-        return None, "python (the C writer is a stale build: its slot layout differs)"
-    return SlotWriter, "c"
+        return None, f"the C writer was not built: {exc}"
+    if _python_layout() != slotwriter.LAYOUT:
+        return None, "the C writer is a stale build: its slot layout differs"
+    return slotwriter, ""
 
 
-_c_writer, SLOT_WRITER = _load_c_writer()
-_c_count: Callable[..., tuple[int, int]] | None = None
-if _c_writer is not None:
-    from workhorse.scoreboard._slotwriter import count_busy_idle as _c_count
+_c_module, WHY_PYTHON_WRITER = _load_c_module()
+#: Which request-slot writer runs: "c", or "python (why)".
+SLOT_WRITER = "c" if _c_module is not None else f"python ({WHY_PYTHON_WRITER})"
+_c_writer: Callable[[memoryview, int], RequestSlot] | None = (
+    _c_module.SlotWriter if _c_module is not None else None)
+_c_count: Callable[..., tuple[int, int]] | None = (
+    _c_module.count_busy_idle if _c_module is not None else None)
 
 _duration_bucket = functools.partial(bisect.bisect_left, DURATION_BUCKETS)
 _queue_bucket = functools.partial(bisect.bisect_left, QUEUE_BUCKETS)

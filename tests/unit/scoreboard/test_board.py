@@ -87,7 +87,7 @@ def writer_for(writer_kind: str, board: Scoreboard) -> WriterFor:
 
 
 def test_the_server_uses_the_c_writer() -> None:
-    """What the workers run: the C writer unless told otherwise (see _load_c_writer)."""
+    """What the workers run: the C writer unless told otherwise (see _load_c_module)."""
     if os.environ.get("WORKHORSE_PURE_PYTHON"):
         assert SLOT_WRITER.startswith("python")
     else:
@@ -186,14 +186,14 @@ def test_a_stale_or_disabled_c_writer_is_not_used(monkeypatch: pytest.MonkeyPatc
     from workhorse.scoreboard import _slotwriter, board
 
     monkeypatch.delenv("WORKHORSE_PURE_PYTHON", raising=False)
-    assert board._load_c_writer() == (_slotwriter.SlotWriter, "c")
+    assert board._load_c_module() == (_slotwriter, "")
     monkeypatch.setenv("WORKHORSE_PURE_PYTHON", "0")
-    assert board._load_c_writer() == (_slotwriter.SlotWriter, "c")
+    assert board._load_c_module() == (_slotwriter, "")
     monkeypatch.setitem(_slotwriter.LAYOUT, "REQUEST_SLOT_SIZE", 1024)
-    assert board._load_c_writer() == (
-        None, "python (the C writer is a stale build: its slot layout differs)")
+    assert board._load_c_module() == (
+        None, "the C writer is a stale build: its slot layout differs")
     monkeypatch.setenv("WORKHORSE_PURE_PYTHON", "1")
-    assert board._load_c_writer() == (None, "python (WORKHORSE_PURE_PYTHON is set)")
+    assert board._load_c_module() == (None, "WORKHORSE_PURE_PYTHON is set")
 
 
 def test_a_request_is_visible_at_each_step(board: Scoreboard, writer_for: WriterFor) -> None:
