@@ -35,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from workhorse import __version__
+from workhorse import __version__, handoff
 from workhorse.listeners import (
     INHERIT_ENV,
     BindError,
@@ -51,6 +51,7 @@ from workhorse.listeners import (
 )
 from workhorse.master import process
 from workhorse.master.backoff import YOUNG_SECONDS, BootBackoff
+from workhorse.master.relay import Receiver, Relay
 from workhorse.master.rescue import answer_and_close, close_quietly, has_pending_data
 from workhorse.master.snapshot import Ledger, build
 from workhorse.master.watchdog import (
@@ -185,6 +186,8 @@ class Arbiter:
         self._next_sample = 0.0
         self._said_rescue_unavailable = False
         self.plugins: list[Any] = []  # master-side components (control socket, metrics)
+        self.relay = Relay(has_pending_data=has_pending_data,
+                           answer_unavailable=self._answer_unavailable, close=close_quietly)
 
     # --- start -----------------------------------------------------------------------
     def run(self) -> int:
@@ -322,6 +325,7 @@ class Arbiter:
             self._reap()
             self._watch(now)
             self._notice_ready(now)
+            self._place_held(now)
             if self._stopping:
                 if self._finish_stop(now):
                     return
@@ -349,6 +353,9 @@ class Arbiter:
             wake = min(wake, self.backoff.next_spawn_at)
         if self._stopping:
             wake = min(wake, self._stop_deadline)
+        relay_wake = self.relay.next_wake(now)
+        if relay_wake is not None:
+            wake = min(wake, relay_wake)
         return max(MIN_SLEEP, min(MAX_SLEEP, wake - now))
 
     # --- signals -------------------------------------------------------------------------
@@ -461,6 +468,7 @@ class Arbiter:
         sig = signal.SIGTERM if graceful else signal.SIGQUIT
         for handle in list(self.handles.values()):
             self._request_stop(handle, "shutdown", sig)
+        self.relay.settle_all()
 
     def _finish_stop(self, now: float) -> bool:
         """While stopping: True once every worker is gone."""
@@ -563,6 +571,7 @@ class Arbiter:
             return False
         self.age += 1
         self.board.prepare_worker(slot, self.generation)
+        self.board.set_takes_idle(slot, self._takes_idle())
         dump_r, dump_w = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(dump_r, False)
         master_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -600,6 +609,8 @@ class Arbiter:
         self.counters.spawned += 1
         self.selector.register(dump_r, selectors.EVENT_READ,
                                lambda h=handle: self._read_dump(h))
+        self.selector.register(master_end.fileno(), selectors.EVENT_READ,
+                               lambda h=handle: self._receive_handed(h))
         return True
 
     def _free_slot(self) -> int | None:
@@ -614,6 +625,7 @@ class Arbiter:
         fds = [self._wakeup_r, self._wakeup_w]
         fds += [h.dump_fd for h in self.handles.values()]
         fds += [h.handoff.fileno() for h in self.handles.values() if h.handoff is not None]
+        fds += self.relay.fds()
         for plugin in self.plugins:
             fds += plugin.fds()
         return [fd for fd in fds if fd >= 0]
@@ -643,6 +655,8 @@ class Arbiter:
 
     # --- stopping single workers -----------------------------------------------------
     def _request_stop(self, handle: WorkerHandle, reason: str, sig: int) -> None:
+        if self.board is not None:
+            self.board.set_takes_idle(handle.slot, self._takes_idle())
         if handle.stop_requested_at:
             if sig != signal.SIGTERM:
                 self._signal(handle.pid, sig)
@@ -760,9 +774,7 @@ class Arbiter:
         now = time.monotonic()
         self._read_dump(handle)
         self._unregister_dump(handle)
-        if handle.handoff is not None:
-            handle.handoff.close()
-            handle.handoff = None
+        self._close_handoff(handle)
         snapshot = self.board.read_worker(handle.slot)
         cause = self._exit_cause(handle, snapshot.exit_reason, status, now)
         if cause:
@@ -823,7 +835,7 @@ class Arbiter:
         handed_over = 0
         for client in term.rescued:
             if client.kind == IDLE:
-                if self._hand_over(client.fd, exclude=handle):
+                if self._hold_rescued(client.fd, now):
                     handed_over += 1
                     continue
                 if not has_pending_data(client.fd):
@@ -865,30 +877,88 @@ class Arbiter:
                            handle.pid, handle.slot, term.detail, latency,
                            f" {answer}." if answer else "", stacks)
 
-    def _hand_over(self, fd: int, *, exclude: WorkerHandle) -> bool:
-        """Give a rescued idle keep-alive connection to a healthy threaded worker.
+    def _hold_rescued(self, fd: int, now: float) -> bool:
+        """Pass a killed worker's idle keep-alive connection on to a healthy worker.
 
         The request that may be waiting on it was never read by the dead
         worker, so another worker can serve it as if nothing happened.
         """
+        if self.cfg.is_ssl or self.cfg.proxy_protocol != "off":
+            # The TLS session, or what the PROXY header said, died with the worker.
+            return False
+        if not self.handles or not any(h.worker.accepts_handoff for h in self.handles.values()):
+            return False
         index = self._listener_index_of(fd)
         if index is None:
             return False
-        if self.cfg.is_ssl:
-            return False  # the TLS session died with the worker
-        candidates = [h for h in self.handles.values()
-                      if h is not exclude and h.handoff is not None
-                      and h.worker.accepts_handoff and not h.booting
-                      and not h.stopping and h.termination is None]
-        for handle in candidates:
-            assert handle.handoff is not None
+        self.relay.take([handoff.Handed(fd=fd, listener=index)], now)
+        return True
+
+    # --- connections in transit between workers ----------------------------------------
+    def _takes_idle(self) -> bool:
+        """Whether the master can place the idle connections of a worker that stops now."""
+        return not self._stopping and self.num_workers > 0
+
+    def _receive_handed(self, handle: WorkerHandle) -> None:
+        """A stopping worker gave its idle keep-alive connections to the master."""
+        sock = handle.handoff
+        if sock is None:
+            return
+        now = time.monotonic()
+        while True:
             try:
-                socket.send_fds(handle.handoff, [bytes([index])], [fd])
+                items = handoff.receive(sock)
+            except (BlockingIOError, InterruptedError):
+                break
             except OSError:
+                break
+            self.relay.take(items, now)
+        self._place_held(now)
+
+    def _place_held(self, now: float) -> None:
+        relay = self.relay
+        if not relay.held:
+            return
+        relay.place(self._receivers())
+        if not relay.held:
+            return
+        if not self._takes_idle():
+            relay.settle_all()
+            return
+        failing = self.backoff.failing and not self._receivers()
+        relay.expire(now, hold_for=float(self.cfg.graceful_timeout),
+                     retry_after=max(1.0, self.backoff.next_spawn_at - now) if failing else None)
+
+    def _receivers(self) -> list[Receiver]:
+        """Workers that can adopt connections now: ready, and not on their way out
+        (a worker stopping by itself, at max_requests, says so only on the scoreboard)."""
+        assert self.board is not None
+        found = []
+        for handle in self.handles.values():
+            if handle.handoff is None or not handle.worker.accepts_handoff or handle.stopping:
                 continue
-            os.close(fd)
-            return True
-        return False
+            seen = self.board.read_worker(handle.slot)
+            if seen.state == WorkerState.READY:
+                found.append(Receiver(handle.handoff, seen.connections))
+        return found
+
+    def _answer_unavailable(self, fd: int, retry_after: float) -> None:
+        """No worker can take a connection a request waits on: say so, don't drop it."""
+        self.counters.answered_503 += 1
+        answer_and_close(fd, timeout_response(503, "", retry_after=retry_after,
+                                              text=NO_WORKER_TEXT))
+
+    def _close_handoff(self, handle: WorkerHandle) -> None:
+        sock = handle.handoff
+        if sock is None:
+            return
+        self._receive_handed(handle)  # what it sent just before it exited
+        try:
+            self.selector.unregister(sock.fileno())
+        except (KeyError, ValueError):
+            pass
+        sock.close()
+        handle.handoff = None
 
     def _listener_index_of(self, fd: int) -> int | None:
         try:
@@ -914,6 +984,7 @@ class Arbiter:
         if self.pidfile is not None:
             self.pidfile.unlink()
         close_all(self.LISTENERS, unlink=self.reexec_pid == 0 and self.master_pid == 0)
+        self.relay.settle_all()
         for plugin in self.plugins:
             try:
                 plugin.stop(self)
@@ -958,21 +1029,27 @@ def listener_info(listener: Listener) -> ListenerInfo:
     )
 
 
-def timeout_response(status: int, request_id: str, *, head_only: bool = False) -> bytes:
+#: What a client waiting on a connection that no worker could take is told.
+NO_WORKER_TEXT = "No worker is available to serve this request; please retry.\n"
+
+
+def timeout_response(status: int, request_id: str, *, head_only: bool = False,
+                     retry_after: float = 1.0, text: str = "") -> bytes:
     reason = "Gateway Timeout" if status == 504 else "Service Unavailable"
-    text = ("The request took longer than the server's timeout and was stopped.\n"
-            if status == 504 else
-            "The worker serving this request was stopped; please retry.\n").encode()
+    text = text or ("The request took longer than the server's timeout and was stopped.\n"
+                    if status == 504 else
+                    "The worker serving this request was stopped; please retry.\n")
+    body = text.encode()
     date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
     head = (f"HTTP/1.1 {status} {reason}\r\nDate: {date}\r\nServer: workhorse\r\n"
-            f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(text)}\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
             f"Connection: close\r\n")
     if request_id:
         head += f"X-Request-ID: {request_id}\r\n"
     if status == 503:
-        head += "Retry-After: 1\r\n"
+        head += f"Retry-After: {max(1, round(retry_after))}\r\n"
     # A response to HEAD announces the body's length but carries none (RFC 9112 6.3).
-    return head.encode("latin-1") + b"\r\n" + (b"" if head_only else text)
+    return head.encode("latin-1") + b"\r\n" + (b"" if head_only else body)
 
 
 def read_rss(pid: int) -> int:

@@ -93,6 +93,10 @@ W_READY = 5  # monotonic, float (0 = not yet)
 W_HEARTBEAT = 6  # monotonic, float
 W_EXIT_REASON = 7
 W_CONNECTIONS = 8  # open client connections held by the worker (gthread keep-alive)
+#: The one word of a worker slot the *master* writes after the fork: 1 while
+#: it takes the idle keep-alive connections of this worker when it stops
+#: (to pass them to a sibling), 0 when it cannot (the whole server stops).
+W_TAKES_IDLE = 9
 WORKER_WORDS = 16
 WORKER_SLOT_SIZE = WORKER_WORDS * WORD
 
@@ -238,6 +242,10 @@ class Scoreboard:
             self._zero_words(rbase, REQUEST_SLOT_SIZE // WORD)
             ints[rbase + R_FD] = -1
             floats[rbase + R_QUEUE] = math.nan
+
+    def set_takes_idle(self, index: int, takes: bool) -> None:
+        """Tell a worker whether the master takes its idle connections when it stops."""
+        self._ints[self.worker_base(index) + W_TAKES_IDLE] = int(takes)
 
     def release_worker(self, index: int) -> None:
         """Mark a worker slot empty after its process was reaped."""
@@ -449,6 +457,10 @@ class WorkerSlotWriter:
 
     def set_connections(self, count: int) -> None:
         self._ints[self._base + W_CONNECTIONS] = count
+
+    def master_takes_idle(self) -> bool:
+        """Whether the master takes this worker's idle connections when it stops."""
+        return bool(self._ints[self._base + W_TAKES_IDLE])
 
 
 class RequestSlotWriter:

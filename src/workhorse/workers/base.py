@@ -275,6 +275,14 @@ class Worker:
             self.exit_reason = ExitReason.MAX_REQUESTS
             self.slot_writer.stopping(ExitReason.MAX_REQUESTS)
             self.alive = False
+            self.wake_loop()
+
+    def wake_loop(self) -> None:
+        """Make the I/O loop's wait return now (as a signal would)."""
+        try:
+            os.write(self._wakeup_w, b"!")
+        except OSError:
+            pass
 
     @property
     def wakeup_fd(self) -> int:

@@ -33,6 +33,7 @@ import threading
 import time
 from typing import Any
 
+from workhorse import handoff
 from workhorse.http import ProtocolError, ServerConnection
 from workhorse.workers import serving
 from workhorse.workers.base import Worker
@@ -55,6 +56,10 @@ REAP_INTERVAL = 0.25
 #: How often a stopping worker checks whether its last connections are done.
 STOP_POLL = 0.05
 
+#: Longest a stopping worker waits for room in the master's hand-off queue.
+HANDOFF_WAIT = 1.0
+
+
 def _has_pending_data(client: Connection) -> bool:
     """A request (or part of one) is waiting on this connection."""
     if client.conn.trailing_data:
@@ -63,6 +68,13 @@ def _has_pending_data(client: Connection) -> bool:
         return bool(client.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
     except OSError:
         return False
+
+
+def _movable(client: Connection) -> bool:
+    """Whether another process can take over this connection as it is:
+    nothing of it is buffered here (a request, part of one, a TLS session)."""
+    return not (client.is_tls or client.conn.trailing_data or client.proxy_buffer
+                or client.head_started)
 
 
 class ThreadWorker(Worker):
@@ -111,6 +123,7 @@ class ThreadWorker(Worker):
         self.epoll.register(self._stop_r, select.EPOLLIN)
         if self.handoff is not None:
             self.epoll.register(self.handoff.fileno(), ONESHOT_IN)
+            handoff.announce_ready(self.handoff)
         pool = [threading.Thread(target=self._thread_main, args=(t,), daemon=True,
                                  name=f"workhorse-request-{t}")
                 for t in range(self.threads)]
@@ -130,11 +143,11 @@ class ThreadWorker(Worker):
         self._graceful_stop(pool)
 
     def _graceful_stop(self, pool: list[threading.Thread]) -> None:
-        """Stop accepting, let in-flight requests finish, close idle connections cleanly.
+        """Stop accepting, let in-flight requests finish, let go of idle connections.
 
-        A parked connection on which a request has already arrived is served
-        (with ``Connection: close``) rather than reset; the others are closed
-        with a FIN, which a client sees before it reuses the connection.
+        Requests in flight are answered with ``Connection: close``. Idle
+        keep-alive connections go to the master, which passes them to a
+        sibling worker (see :meth:`_release_idle`).
         """
         self.accepting = False
         for fd in self.listener_index:
@@ -144,7 +157,7 @@ class ThreadWorker(Worker):
                 pass
         deadline = time.monotonic() + float(self.cfg.graceful_timeout)
         while time.monotonic() < deadline:
-            self._close_parked(lambda client: not _has_pending_data(client))
+            self._release_idle()
             if not self.clients:
                 break
             self.notify()
@@ -153,6 +166,88 @@ class ThreadWorker(Worker):
         for thread in pool:
             thread.join(max(0.0, deadline - time.monotonic()))
             self.notify()
+        if not any(thread.is_alive() for thread in pool):
+            self._last_hand_off()
+
+    def _last_hand_off(self) -> None:
+        """With the request threads gone, let go of what they adopted at the last
+        moment and give back what the master sent as this worker began to stop
+        (it read the scoreboard a moment before): nobody here will serve them."""
+        if self.handoff is None:
+            return
+        try:
+            # From here the master's sends fail (EPIPE) and it keeps the
+            # connections; what is already queued stays readable.
+            self.handoff.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
+        self._release_idle()
+        self.handoff.setblocking(False)
+        while True:
+            try:
+                items = handoff.receive(self.handoff)
+            except OSError:
+                return
+            sent = handoff.send(self.handoff, items, wait=HANDOFF_WAIT)
+            for item in items:
+                os.close(item.fd)  # sent: the master has its copy; not sent: lost anyway
+            if sent < len(items):
+                return
+
+    def _release_idle(self) -> None:
+        """Let go of the parked connections of a stopping worker, losing no request.
+
+        Closing an idle keep-alive connection races with the client's next
+        request on it. So when the master takes them (it does unless the
+        whole server stops), every parked connection with nothing read into
+        this process yet is handed to it: the kernel keeps what the client
+        sends meanwhile for the worker that adopts it. One with a request
+        (or part of one) already here is served by a request thread, with
+        ``Connection: close``. The rest are closed with a FIN.
+        """
+        to_master = self.handoff is not None and self.slot_writer.master_takes_idle()
+        moving: list[Connection] = []
+        for fd, client in list(self.parked.items()):
+            if client.armed != client.parks:
+                continue  # still being parked: the next pass takes it
+            if to_master and _movable(client):
+                if self.parked.pop(fd, None) is client:
+                    moving.append(client)
+            elif not _has_pending_data(client) and self.parked.pop(fd, None) is client:
+                self._close(client, rearm=False)
+        if moving:
+            self._hand_to_master(moving)
+
+    def _hand_to_master(self, moving: list[Connection]) -> None:
+        assert self.handoff is not None
+        for client in moving:
+            # Out of this epoll first: it watches the open socket, which lives
+            # on in the master and the next worker after our copy is closed.
+            try:
+                self.epoll.unregister(client.fd)
+            except OSError:
+                pass
+        items = [handoff.Handed(fd=c.fd, listener=c.listener_index,
+                                proxy_environ=c.proxy_environ,
+                                proxy_done=not c.proxy_versions)
+                 for c in moving]
+        sent = handoff.send(self.handoff, items, wait=HANDOFF_WAIT)
+        self.log.debug("Stopping: %d idle connection(s) handed to the master, %d closed",
+                       sent, len(items) - sent)
+        for index, client in enumerate(moving):
+            if index < sent:
+                self._let_go(client)
+            else:  # the master could not take it: as if it had no place for it
+                self._close(client, rearm=False)
+
+    def _let_go(self, client: Connection) -> None:
+        """Forget a connection another process now holds (no FIN: it lives on)."""
+        if self.clients.get(client.fd) is client:
+            del self.clients[client.fd]
+        try:
+            client.sock.close()
+        except OSError:
+            pass
 
     def _expire(self, now: float) -> None:
         keepalive = self.settings.keepalive
@@ -173,7 +268,8 @@ class ThreadWorker(Worker):
         closed = False
         for fd, client in list(self.parked.items()):
             # Check, then take ownership; a thread that claimed it first wins.
-            if should_close(client) and self.parked.pop(fd, None) is client:
+            if (client.armed == client.parks and should_close(client)
+                    and self.parked.pop(fd, None) is client):
                 self._close(client, rearm=False)
                 closed = True
         if closed:
@@ -222,6 +318,8 @@ class ThreadWorker(Worker):
             self._serve(handler, client)
 
     def _accept(self, fd: int, index: int, handler: RequestHandler) -> None:
+        if not self.alive:
+            return  # stopping: the listener is left (disarmed) to the siblings
         listener = self.listen_socks[index]
         try:
             sock, peer = listener.accept()
@@ -243,24 +341,29 @@ class ThreadWorker(Worker):
         self._serve(handler, client)
 
     def _take_handoff(self, handler: RequestHandler) -> None:
-        """Serve a connection the master took from a worker it had to kill."""
+        """Adopt connections the master passes on: from a sibling that stopped,
+        or from a worker it had to kill."""
         assert self.handoff is not None
         try:
-            data, fds, _flags, _addr = socket.recv_fds(self.handoff, 16, 1)
+            items = handoff.receive(self.handoff)
         except OSError:
-            fds, data = [], b""
+            items = []
         self._rearm(self.handoff.fileno())
-        for fd in fds:
-            sock = socket.socket(fileno=fd)
-            index = data[0] if data and data[0] < len(self.sockets) else 0
+        for item in items:
+            sock = socket.socket(fileno=item.fd)
+            index = item.listener if 0 <= item.listener < len(self.sockets) else 0
             try:
                 peer = sock.getpeername()
             except OSError:
                 sock.close()
                 continue
             client = self._adopt(sock, peer, index, tls=False)
-            if client is not None:
-                self._serve(handler, client)
+            if client is None:
+                continue
+            if item.proxy_done:
+                client.proxy_versions = frozenset()
+                client.proxy_environ = item.proxy_environ
+            self._serve(handler, client)
 
     def _adopt(self, sock: socket.socket, peer: Any, index: int, *,
                tls: bool = True) -> Connection | None:
@@ -282,7 +385,8 @@ class ThreadWorker(Worker):
             # readable: epoll would never wake for them, so serve them now.
             if not (keep and client.buffered()):
                 break
-        if keep and (self.alive or client.conn.trailing_data):
+        if keep:
+            # Kept even when the worker stops: the stop loop passes it on.
             self._park(client)
         else:
             self._close(client)
@@ -322,7 +426,11 @@ class ThreadWorker(Worker):
             client.head_started = now  # the first bytes of a head: its clock starts
         # Parked before armed: the thread the event wakes must find it. And
         # marked registered before registering: once armed, another thread
-        # may own (and park) it before this one runs again.
+        # may own (and park) it before this one runs again. The main thread
+        # only takes a parked connection once this park's arming is done
+        # (``armed == parks``): before that, this thread still uses the fd.
+        client.parks += 1
+        park = client.parks
         registered = client.registered
         client.registered = True
         self.parked[fd] = client
@@ -333,6 +441,8 @@ class ThreadWorker(Worker):
                 self.epoll.register(fd, ONESHOT_IN)
         except OSError:
             self._close(client)
+            return
+        client.armed = park
 
     def _close(self, client: Connection, *, rearm: bool = True) -> None:
         fd = client.fd

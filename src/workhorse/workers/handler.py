@@ -163,9 +163,9 @@ class Connection:
     #: TLS connections are :class:`workhorse.workers.tls.TLSConnection`.
     is_tls = False
 
-    __slots__ = ("bytes_in", "conn", "fd", "head_started", "label", "linger", "listener_index",
-                 "parked_at", "peer", "proxy_buffer", "proxy_environ", "proxy_versions",
-                 "read_timeout", "registered", "send_timeout", "sock")
+    __slots__ = ("armed", "bytes_in", "conn", "fd", "head_started", "label", "linger",
+                 "listener_index", "parked_at", "parks", "peer", "proxy_buffer", "proxy_environ",
+                 "proxy_versions", "read_timeout", "registered", "send_timeout", "sock")
 
     def __init__(self, sock: socket.socket, peer: Any, conn: ServerConnection,
                  listener_index: int, *, read_timeout: float = 0.0,
@@ -180,6 +180,10 @@ class Connection:
         self.bytes_in = 0
         self.registered = False  # known to the threaded worker's epoll
         self.parked_at = 0.0  # when the threaded worker last parked it
+        #: How often the threaded worker parked it, and which parking finished
+        #: arming its poller (equal: it waits in the poller, nobody uses it).
+        self.parks = 0
+        self.armed = 0
         self.head_started = 0.0  # when the first byte of a still partial head came
         #: The socket's SO_RCVTIMEO as last set (the listener's, header_timeout,
         #: to begin with), and the whole-response send limit (0: none).
@@ -536,6 +540,13 @@ class RequestHandler:
                 self._run_hook("pre_request", self.pre_request, self.worker, hook_req)
         busy_idle = self.busy_idle() if self.busy_idle is not None else NO_BUSY_IDLE
         self.slot.in_app(request.line.encode("latin-1"), request_id.encode("latin-1"), queue_time)
+        # Counted before the app runs (as Gunicorn does), so the response that
+        # reaches max_requests already says Connection: close, and so does
+        # every response of a worker on its way out.
+        worker = self.worker
+        worker.count_request()
+        if not worker.alive:
+            conn.close_after_response()
         response = Response(conn, client.send, client.send_parts)
         keep = self._run_app(client, environ, response, request_id)
         if not conn.request_body_complete:
@@ -549,7 +560,6 @@ class RequestHandler:
         duration = self.slot.end(response.status_code or 500, time.monotonic(),
                                  client.bytes_in, response.written)
         client.bytes_in = 0
-        self.worker.count_request()
         if self.access_log:
             self._access(client, request, response, environ, now_wall, duration, queue_time,
                          busy_idle, request_id, body)
