@@ -33,7 +33,7 @@ from workhorse.listeners import BindAddress, Listener
 from workhorse.logs import Logger
 from workhorse.scoreboard import Scoreboard
 from workhorse.workers import serving
-from workhorse.workers.handler import Connection
+from workhorse.workers.connection import Connection
 from workhorse.wsgi.environ import ListenerInfo
 from workhorse.wsgi.errors import ErrorStream
 

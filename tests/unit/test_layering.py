@@ -21,7 +21,8 @@ FORBIDDEN = {
     "wsgi": {"workers", "master", "observe", "cli"},
     "observe": {"workers", "master", "wsgi", "http", "cli"},
     "workers": {"master", "observe", "cli"},
-    "master": {"workers.sync", "workers.gthread", "workers.handler", "workers.serving", "cli"},
+    "master": {"workers.sync", "workers.gthread", "workers.handler", "workers.serving",
+               "workers.connection", "cli"},
 }
 #: What a package may import even though its pattern forbids everything.
 ALLOWED_SELF = {"http": "http", "scoreboard": "scoreboard"}

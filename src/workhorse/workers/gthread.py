@@ -37,12 +37,8 @@ from workhorse import handoff
 from workhorse.http import ProtocolError, ServerConnection
 from workhorse.workers import serving
 from workhorse.workers.base import Worker
-from workhorse.workers.handler import (
-    ClientGone,
-    Connection,
-    ReadTimeout,
-    RequestHandler,
-)
+from workhorse.workers.connection import ClientGone, Connection, ReadTimeout
+from workhorse.workers.handler import RequestHandler
 from workhorse.wsgi.errors import ErrorStream
 
 ONESHOT_IN = select.EPOLLIN | select.EPOLLONESHOT

@@ -21,10 +21,7 @@ writer, in batches by the Python one).
 
 from __future__ import annotations
 
-import errno
 import os
-import select
-import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,56 +34,29 @@ from workhorse.http import (
     Data,
     EndOfMessage,
     LocalProtocolError,
-    NeedData,
     ProtocolError,
     Request,
-    ServerConnection,
     error_response,
 )
-from workhorse.http.proxy import parse_proxy_header
-from workhorse.listeners import apply_io_timeouts, timeval
 from workhorse.logs import AccessRecord
 from workhorse.scoreboard import RequestSlot
+from workhorse.workers.connection import ClientGone, Connection, ReadTimeout, client_text
+from workhorse.workers.hook_objects import HookRequest
+from workhorse.workers.identity import RequestIds, parse_request_start, printable
 from workhorse.wsgi.environ import EnvironBuilder
 from workhorse.wsgi.filewrapper import FileWrapper
 from workhorse.wsgi.input import EMPTY_INPUT, RequestBody
 from workhorse.wsgi.response import AppError, Response
 from workhorse.wsgi.trust import TrustedPeers
 
-#: Bytes asked of the kernel per receive: one typical request head fits,
-#: a large upload is read in few calls.
-RECV_SIZE = 65536
 #: Unread request body the server will read and drop to keep a connection
 #: alive after the app answered without reading it; more than this and the
 #: connection is closed instead (reading a large upload nobody wants is waste).
 MAX_DRAIN = 256 * 1024
 #: What the busy/idle access-log atoms see when the format does not use them.
 NO_BUSY_IDLE: tuple[int | None, int | None] = (None, None)
-#: Lingering close: how long to keep reading and dropping a body nobody
-#: wants after the response, and the longest silence tolerated meanwhile.
-#: (nginx's own lingering_timeout is 5 s; a client still sending is fast.)
-LINGER_SECONDS = 2.0
-LINGER_READ_TIMEOUT = 0.5
-#: Errors that mean the client went away: never worth a traceback.
-CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
-GONE_ERRNOS = frozenset({errno.ECONNRESET, errno.ENOTCONN, errno.EPIPE})
 
 Hook = Callable[..., Any]
-
-
-class ClientGone(Exception):
-    """The client closed or stopped responding; the exchange cannot continue."""
-
-
-def client_error(exc: OSError) -> Exception:
-    """What a socket error means for the exchange: the client is gone, or a real fault."""
-    if isinstance(exc, CLIENT_GONE) or exc.errno in GONE_ERRNOS:
-        return ClientGone(str(exc))
-    return exc
-
-
-class ReadTimeout(Exception):
-    """The client sent nothing for the idle read timeout (kernel SO_RCVTIMEO)."""
 
 
 @dataclass
@@ -105,308 +75,6 @@ class HandlerSettings:
     #: PROXY protocol versions expected from trusted proxies (empty: off).
     proxy_versions: frozenset[int]
     proxy_peers: TrustedPeers
-
-
-def set_io_timeouts(sock: socket.socket, settings: HandlerSettings) -> None:
-    """Kernel timeouts for one accepted UNIX socket (TCP ones inherit the listener's).
-
-    Reads start with the head's limit; :meth:`Connection.set_read_timeout`
-    switches to ``body_timeout`` for a body (only when the two differ).
-    """
-    apply_io_timeouts(sock, settings.header_timeout, settings.send_timeout)
-
-
-class HookRequest:
-    """The ``req`` a Gunicorn ``pre_request``/``post_request`` hook receives."""
-
-    __slots__ = ("_request", "body", "headers", "peer_addr", "remote_addr", "scheme")
-
-    def __init__(self, request: Request, peer: Any, scheme: str, body: Any) -> None:
-        self._request = request
-        self.headers = request.headers  # the same list: hooks may append to it
-        self.peer_addr = peer
-        self.remote_addr = peer
-        self.scheme = scheme
-        self.body = body
-
-    @property
-    def method(self) -> str:
-        return self._request.method
-
-    @property
-    def uri(self) -> str:
-        return self._request.target
-
-    @property
-    def path(self) -> str:
-        return self._request.path
-
-    @property
-    def query(self) -> str:
-        return self._request.query
-
-    @property
-    def version(self) -> tuple[int, int]:
-        return self._request.version
-
-    @property
-    def trailers(self) -> list[tuple[str, str]]:
-        return []
-
-    def should_close(self) -> bool:
-        return not self._request.keep_alive
-
-
-class Connection:
-    """One accepted client connection and its protocol state."""
-
-    #: TLS connections are :class:`workhorse.workers.tls.TLSConnection`.
-    is_tls = False
-
-    __slots__ = ("armed", "bytes_in", "conn", "fd", "head_started", "label", "linger",
-                 "listener_index", "parked_at", "parks", "peer", "proxy_buffer", "proxy_environ",
-                 "proxy_versions", "read_timeout", "registered", "send_timeout", "sock")
-
-    def __init__(self, sock: socket.socket, peer: Any, conn: ServerConnection,
-                 listener_index: int, *, read_timeout: float = 0.0,
-                 send_timeout: float = 0.0) -> None:
-        self.sock = sock
-        self.fd = sock.fileno()
-        # A UNIX-socket peer has no address: None means "local" everywhere.
-        self.peer: tuple[str, int] | None = peer if isinstance(peer, tuple) else None
-        #: The client as the scoreboard shows it.
-        self.label = _client_text(self.peer).encode("latin-1", "replace")
-        self.conn = conn
-        self.bytes_in = 0
-        self.registered = False  # known to the threaded worker's epoll
-        self.parked_at = 0.0  # when the threaded worker last parked it
-        #: How often the threaded worker parked it, and which parking finished
-        #: arming its poller (equal: it waits in the poller, nobody uses it).
-        self.parks = 0
-        self.armed = 0
-        self.head_started = 0.0  # when the first byte of a still partial head came
-        #: The socket's SO_RCVTIMEO as last set (the listener's, header_timeout,
-        #: to begin with), and the whole-response send limit (0: none).
-        self.read_timeout = read_timeout
-        self.send_timeout = send_timeout
-        #: The client may still be sending a body nobody read: close in stages.
-        self.linger = False
-        self.proxy_environ: dict[str, str] | None = None
-        #: PROXY protocol versions still expected before the first HTTP byte
-        #: (empty: none expected); see :meth:`expect_proxy_header`.
-        self.proxy_versions: frozenset[int] = frozenset()
-        self.proxy_buffer = b""
-        self.listener_index = listener_index
-
-    def buffered(self) -> bool:
-        """Received bytes wait in user space where epoll cannot see them (TLS)."""
-        return False
-
-    def expect_proxy_header(self, versions: frozenset[int]) -> None:
-        """The peer is a trusted proxy: its first bytes must be a PROXY header."""
-        self.proxy_versions = versions
-
-    def receive(self, flags: int = 0) -> bool:
-        """One receive, bounded by the kernel's SO_RCVTIMEO; False on EOF.
-
-        Sockets stay in blocking mode with kernel timeouts (set once on the
-        listener, inherited by accepted TCP sockets) rather than Python's
-        timeout mode, which would poll() before every recv and send.
-        """
-        try:
-            data = self.sock.recv(RECV_SIZE, flags)
-        except BlockingIOError as exc:
-            raise ReadTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise client_error(exc) from exc
-        self.bytes_in += len(data)
-        if self.proxy_versions:
-            self._take_proxy_header(data)
-        else:
-            self.conn.receive_data(data)
-        return bool(data)
-
-    def _take_proxy_header(self, data: bytes) -> None:
-        """Strip the PROXY header off the start of the stream (ProtocolError if absent)."""
-        self.proxy_buffer += data
-        result = parse_proxy_header(self.proxy_buffer, eof=not data)
-        if result is NEED_DATA:
-            return
-        assert not isinstance(result, NeedData)
-        info, used = result
-        if info.version not in self.proxy_versions:
-            raise ProtocolError(400, "Invalid PROXY protocol header",
-                                f"version {info.version} is not accepted here")
-        rest = self.proxy_buffer[used:]
-        self.proxy_versions = frozenset()
-        self.proxy_buffer = b""
-        if info.family != "UNKNOWN":
-            self.proxy_environ = {
-                "PROXY_PROTOCOL": info.family,
-                "REMOTE_ADDR": info.src_addr or "",
-                "REMOTE_PORT": str(info.src_port),
-                "PROXY_ADDR": info.dst_addr or "",
-                "PROXY_PORT": str(info.dst_port),
-            }
-        self.conn.receive_data(rest)
-        if not data:
-            self.conn.receive_data(b"")
-
-    def next_event(self) -> Any:
-        """The next protocol event, receiving as needed (blocking)."""
-        conn = self.conn
-        while True:
-            event = conn.next_event()
-            if event is NEED_DATA:
-                self.receive()
-                continue
-            return event
-
-    def set_read_timeout(self, seconds: float) -> None:
-        """Bound each receive by ``seconds`` (0: no limit); a system call only on change."""
-        if seconds != self.read_timeout:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(seconds))
-            self.read_timeout = seconds
-
-    def send(self, data: bytes) -> None:
-        """Send everything; drop a client that reads nothing for ``send_timeout``.
-
-        The common case is one non-blocking send that takes it all. When the
-        client reads slower than we write, :meth:`_send_rest` waits for room
-        in the socket buffer, at most ``send_timeout`` each time: any progress
-        restarts the clock, so only a client that stopped reading is dropped,
-        and exactly ``send_timeout`` after it stopped.
-        """
-        try:
-            sent = self.sock.send(data, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            sent = 0
-        except OSError as exc:
-            raise client_error(exc) from exc
-        if sent < len(data):
-            self._send_rest(memoryview(data)[sent:])
-
-    def send_parts(self, parts: list[bytes]) -> None:
-        """Send several buffers back to back with one ``sendmsg``, without
-        first copying them into one (a large body after its head)."""
-        try:
-            sent = self.sock.sendmsg(parts, (), socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            sent = 0
-        except OSError as exc:
-            raise client_error(exc) from exc
-        for part in parts:
-            if sent >= len(part):
-                sent -= len(part)
-                continue
-            self._send_rest(memoryview(part)[sent:])
-            sent = 0
-
-    def _send_rest(self, rest: memoryview) -> None:
-        wait_for_room = self._room_waiter()
-        while rest:
-            wait_for_room()
-            try:
-                rest = rest[self.sock.send(rest, socket.MSG_DONTWAIT):]
-            except BlockingIOError:
-                continue
-            except OSError as exc:
-                raise client_error(exc) from exc
-
-    def sendfile(self, fd: int, offset: int, count: int) -> int:
-        """Send ``count`` bytes of file ``fd`` from ``offset`` with sendfile(2); a client
-        that reads nothing for ``send_timeout`` is dropped. Returns the bytes sent."""
-        wait_for_room = self._room_waiter()
-        out = self.sock.fileno()
-        sent = 0
-        self.sock.setblocking(False)  # sendfile(2) takes no MSG_DONTWAIT
-        try:
-            while sent < count:
-                try:
-                    chunk = os.sendfile(out, fd, offset + sent, count - sent)
-                except BlockingIOError:
-                    wait_for_room()
-                    continue
-                except OSError as exc:
-                    raise client_error(exc) from exc
-                if chunk == 0:
-                    break  # the file is shorter than it said
-                sent += chunk
-        finally:
-            self.sock.setblocking(True)
-        return sent
-
-    def _room_waiter(self) -> Callable[[], None]:
-        """A wait for room in the socket's send buffer: ClientGone after
-        ``send_timeout`` without any (0: wait as long as it takes)."""
-        poller = select.poll()
-        poller.register(self.sock.fileno(), select.POLLOUT)
-        wait_ms = int(self.send_timeout * 1000) if self.send_timeout else None
-        limit = self.send_timeout
-
-        def wait_for_room() -> None:
-            if not poller.poll(wait_ms):
-                raise ClientGone(f"the client read nothing for {limit:g}s (send_timeout)")
-
-        return wait_for_room
-
-    def close(self) -> None:
-        if self.linger:
-            self._lingering_close()
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def _lingering_close(self) -> None:
-        """Close in stages (RFC 9112 9.6) when the client may still be sending.
-
-        Closing a socket with unread data makes the kernel send a reset,
-        which can destroy the response before the client (or nginx) reads
-        it. So: stop sending (FIN), read and drop what still arrives for a
-        bounded time, then close.
-        """
-        if self.is_tls:
-            return
-        try:
-            self.sock.shutdown(socket.SHUT_WR)
-            self.set_read_timeout(LINGER_READ_TIMEOUT)
-            deadline = time.monotonic() + LINGER_SECONDS
-            while time.monotonic() < deadline and self.sock.recv(RECV_SIZE):
-                pass
-        except OSError:
-            pass
-
-
-class RequestIds:
-    """Request ids unique across workers and restarts, cheap to make."""
-
-    __slots__ = ("_count", "_prefix")
-
-    def __init__(self) -> None:
-        self._prefix = os.urandom(6).hex()
-        self._count = 0
-
-    def next(self) -> str:
-        self._count += 1
-        return f"{self._prefix}{self._count:08x}"
-
-
-def parse_request_start(value: str, now: float) -> float | None:
-    """Queue time from ``X-Request-Start``/``X-Queue-Start`` (``t=`` s, ms or µs)."""
-    if value.startswith("t="):
-        value = value[2:]
-    try:
-        stamp = float(value)
-    except ValueError:
-        return None
-    if stamp > 1e14:  # microseconds since the epoch
-        stamp /= 1e6
-    elif stamp > 1e11:  # milliseconds
-        stamp /= 1e3
-    if stamp <= 0:
-        return None
-    return max(0.0, now - stamp)
 
 
 class RequestHandler:
@@ -575,7 +243,7 @@ class RequestHandler:
             start = environ.get("HTTP_X_REQUEST_START") or environ.get("HTTP_X_QUEUE_START")
             if start:
                 queue_time = parse_request_start(start, now_wall)
-            if request_id and not _printable(request_id):
+            if request_id and not printable(request_id):
                 request_id = ""
         return request_id or self.ids.next(), queue_time
 
@@ -590,7 +258,7 @@ class RequestHandler:
             self._send_body(client, response, result, request_id, environ["REQUEST_METHOD"])
             return True
         except ClientGone as exc:
-            self.log.debug("Client %s went away: %s", _client_text(client.peer), exc)
+            self.log.debug("Client %s went away: %s", client_text(client.peer), exc)
             return False
         except ProtocolError as exc:
             # The request body was malformed (or too large) while the app read
@@ -666,15 +334,12 @@ class RequestHandler:
         if method == "HEAD" or count == 0:
             response.finish()
             return True
-        sent = client.sendfile(fd, offset, count)
-        response.sent += sent
-        response.written += sent
-        client.conn.send_data_sent_elsewhere(sent)
+        response.sent_elsewhere(client.sendfile(fd, offset, count))
         response.finish()
         return True
 
     def _bad_body(self, client: Connection, response: Response, exc: ProtocolError) -> bool:
-        self.log.info("Invalid request body from %s: %s (%d)", _client_text(client.peer),
+        self.log.info("Invalid request body from %s: %s (%d)", client_text(client.peer),
                       exc.detail or exc, exc.status)
         if response.headers_sent:
             return False  # the app answered already; the connection is cut
@@ -735,7 +400,7 @@ class RequestHandler:
     # --- errors before the app ----------------------------------------------------
     def reject(self, client: Connection, exc: ProtocolError) -> None:
         """Answer a malformed request with its 4xx and log why."""
-        self.log.info("Invalid request from %s: %s (%d)", _client_text(client.peer),
+        self.log.info("Invalid request from %s: %s (%d)", client_text(client.peer),
                       getattr(exc, "detail", None) or exc, exc.status)
         try:
             client.send(error_response(exc.status, str(getattr(exc, "reason", "")) or ""))
@@ -746,7 +411,7 @@ class RequestHandler:
 
     def _head_timeout(self, client: Connection) -> None:
         if client.bytes_in:
-            self.log.info("Timed out reading a request head from %s", _client_text(client.peer))
+            self.log.info("Timed out reading a request head from %s", client_text(client.peer))
             try:
                 client.send(error_response(408, "Request Timeout"))
             except (ClientGone, OSError):
@@ -807,11 +472,3 @@ def _deadline_extender(slot: RequestSlot) -> Callable[[float], None]:
     return extend_deadline
 
 
-def _client_text(peer: tuple[str, int] | None) -> str:
-    if peer is None:
-        return "local"
-    return f"{peer[0]}:{peer[1]}"
-
-
-def _printable(value: str) -> bool:
-    return value.isascii() and value.isprintable()

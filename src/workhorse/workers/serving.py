@@ -16,12 +16,8 @@ from workhorse.config import hooks as default_hooks
 from workhorse.http import Limits, ServerConnection
 from workhorse.listeners import Listener
 from workhorse.scoreboard import RequestSlot, Scoreboard
-from workhorse.workers.handler import (
-    Connection,
-    HandlerSettings,
-    RequestHandler,
-    set_io_timeouts,
-)
+from workhorse.workers.connection import Connection, set_io_timeouts
+from workhorse.workers.handler import HandlerSettings, RequestHandler
 from workhorse.wsgi.environ import EnvironBuilder, EnvironPolicy, script_name_default
 from workhorse.wsgi.filewrapper import FileWrapper
 from workhorse.wsgi.trust import TrustedPeers
@@ -131,7 +127,7 @@ def open_client(worker: Any, handler: RequestHandler, sock: socket.socket, peer:
     """
     settings = handler.settings
     if sock.family == socket.AF_UNIX:
-        set_io_timeouts(sock, settings)
+        set_io_timeouts(sock, settings.header_timeout, settings.send_timeout)
     timeouts = {"read_timeout": settings.header_timeout, "send_timeout": settings.send_timeout}
     client: Connection
     if worker.tls is not None and tls:

@@ -14,7 +14,7 @@ import socket
 import ssl
 from typing import Any
 
-from workhorse.workers.handler import ClientGone, Connection, ReadTimeout, client_error
+from workhorse.workers.connection import ClientGone, Connection, ReadTimeout, client_error
 
 
 class TLSConnection(Connection):

@@ -161,6 +161,12 @@ class Response:
             self.written += len(head)
             self._send(head)
 
+    def sent_elsewhere(self, count: int) -> None:
+        """``count`` body bytes went out without passing through here (sendfile)."""
+        self.sent += count
+        self.written += count
+        self._conn.send_data_sent_elsewhere(count)
+
     def finish(self) -> None:
         """The app's iterable is exhausted: send what is left (head, last chunk)."""
         if self.status is None:

@@ -1,0 +1,53 @@
+"""The objects Gunicorn's request hooks receive (``pre_request``/``post_request``).
+
+Strategy: a thin view over the parsed request with the attribute names
+Gunicorn's ``req`` has, built only when a hook is configured, so requests
+without hooks pay nothing for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workhorse.http import Request
+
+
+class HookRequest:
+    """The ``req`` a Gunicorn ``pre_request``/``post_request`` hook receives."""
+
+    __slots__ = ("_request", "body", "headers", "peer_addr", "remote_addr", "scheme")
+
+    def __init__(self, request: Request, peer: Any, scheme: str, body: Any) -> None:
+        self._request = request
+        self.headers = request.headers  # the same list: hooks may append to it
+        self.peer_addr = peer
+        self.remote_addr = peer
+        self.scheme = scheme
+        self.body = body
+
+    @property
+    def method(self) -> str:
+        return self._request.method
+
+    @property
+    def uri(self) -> str:
+        return self._request.target
+
+    @property
+    def path(self) -> str:
+        return self._request.path
+
+    @property
+    def query(self) -> str:
+        return self._request.query
+
+    @property
+    def version(self) -> tuple[int, int]:
+        return self._request.version
+
+    @property
+    def trailers(self) -> list[tuple[str, str]]:
+        return []
+
+    def should_close(self) -> bool:
+        return not self._request.keep_alive
