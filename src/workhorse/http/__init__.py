@@ -36,7 +36,7 @@ from .events import (
 )
 from .limits import Limits
 from .proxy import ProxyInfo, parse_proxy_header
-from .writer import DEFAULT_SERVER_NAME, error_response
+from .writer import DEFAULT_SERVER_NAME, complete_response, error_response
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -55,6 +55,7 @@ __all__ = [
     "ProxyInfo",
     "Request",
     "ServerConnection",
+    "complete_response",
     "error_response",
     "http_date",
     "parse_proxy_header",

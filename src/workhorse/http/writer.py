@@ -169,34 +169,56 @@ def server_header_line(server_name: str) -> str:
     return f"Server: {server_name}\r\n"
 
 
+def complete_response(
+    status: int,
+    body: bytes,
+    *,
+    content_type: str = "text/plain; charset=utf-8",
+    extra_headers: Iterable[tuple[str, str]] = (),
+    head_only: bool = False,
+    server_name: str = DEFAULT_SERVER_NAME,
+) -> bytes:
+    """A whole response in one piece, with a Content-Length, that closes the connection.
+
+    What the server answers on its own: protocol errors, the worker's
+    500/503/504, the master's answers to clients of a worker it killed, and
+    the metrics listener's pages. ``head_only`` (a HEAD request) keeps the
+    Content-Length of the body it leaves out (RFC 9110 9.3.2).
+    """
+    status_line = _status_line(status, None)
+    extra = []
+    for name, value in extra_headers:
+        lower = check_field_name(name)
+        check_field_value(name, value)
+        if lower in _SPECIAL or lower == "content-type":
+            raise LocalProtocolError(f"complete_response() sets {name!r} itself")
+        extra.append(f"{name}: {value}\r\n")
+    check_field_value("Content-Type", content_type)
+    head = (
+        f"{status_line}{server_header_line(server_name)}Date: {http_date()}\r\n"
+        f"Connection: close\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n{''.join(extra)}\r\n"
+    )
+    try:
+        encoded = head.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise LocalProtocolError(f"header not latin-1 encodable: {exc}") from None
+    return encoded if head_only else encoded + body
+
+
 def error_response(
     status: int,
     message: str = "",
     *,
     extra_headers: Iterable[tuple[str, str]] = (),
     server_name: str = DEFAULT_SERVER_NAME,
+    head_only: bool = False,
 ) -> bytes:
-    """A complete, self-delimited response that closes the connection.
+    """A complete response whose body is ``message`` (or the reason phrase) as text.
 
-    The body is ``message`` (or the reason phrase) as UTF-8 text/plain. Use it
-    for protocol errors (4xx/5xx from :class:`ProtocolError`) and for the
-    worker's own 500/503/504 answers.
+    Use it for protocol errors (4xx/5xx from :class:`ProtocolError`) and for
+    the server's own 500/503/504 answers.
     """
-    status_line = _status_line(status, None)
     body = ((message or reason_phrase(status) or str(status)) + "\n").encode("utf-8")
-    extra = []
-    for name, value in extra_headers:
-        lower = check_field_name(name)
-        check_field_value(name, value)
-        if lower in _SPECIAL or lower == "content-type":
-            raise LocalProtocolError(f"error_response() sets {name!r} itself")
-        extra.append(f"{name}: {value}\r\n")
-    head = (
-        f"{status_line}{server_header_line(server_name)}Date: {http_date()}\r\n"
-        f"Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        f"Content-Length: {len(body)}\r\n{''.join(extra)}\r\n"
-    )
-    try:
-        return head.encode("latin-1") + body
-    except UnicodeEncodeError as exc:
-        raise LocalProtocolError(f"header not latin-1 encodable: {exc}") from None
+    return complete_response(status, body, extra_headers=extra_headers,
+                             server_name=server_name, head_only=head_only)

@@ -49,26 +49,22 @@ from workhorse.listeners import (
     inherited_fds,
     parse_bind,
 )
-from workhorse.master import process
+from workhorse.master import answers, process
+from workhorse.master.answers import Disposition
 from workhorse.master.backoff import YOUNG_SECONDS, BootBackoff
+from workhorse.master.exits import Departure, StopReason, failed_boot, restart_cause
 from workhorse.master.relay import Receiver, Relay
 from workhorse.master.rescue import answer_and_close, close_quietly, has_pending_data
+from workhorse.master.rolling import WorkerView, reconcile
 from workhorse.master.snapshot import Ledger, build
-from workhorse.master.watchdog import (
-    BOOT_TIMEOUT,
-    FROZEN,
-    IDLE,
-    OVERDUE,
-    TIMEOUT,
-    Termination,
-    Watchdog,
-)
+from workhorse.master.termination import Phase, Termination
+from workhorse.master.watchdog import Watchdog
 from workhorse.observe.backlog import listen_queue
 from workhorse.observe.schema import ListenerInfo, Snapshot
 from workhorse.scoreboard import (
     SLOT_WRITER,
     WHY_PYTHON_WRITER,
-    ExitReason,
+    RestartCause,
     Scoreboard,
     WorkerState,
 )
@@ -94,11 +90,6 @@ HANDLED_SIGNALS = (
     signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCHLD,
 )
 
-#: Restart causes, as counted in the status and metrics.
-CAUSES = ("timeout", "boot_timeout", "frozen", "crash", "boot_failure", "max_requests",
-          "memory", "reload", "scale_down", "killed")
-
-
 class HaltServer(Exception):
     def __init__(self, reason: str, exit_status: int = 1) -> None:
         super().__init__(reason)
@@ -120,7 +111,7 @@ class WorkerHandle:
     handoff: socket.socket | None = None  # master's end of the hand-off pair
     ready_at: float = 0.0
     stop_requested_at: float = 0.0
-    stop_reason: str = ""
+    stop_reason: StopReason | None = None
     kill_after: float = 0.0
     termination: Termination | None = None
     dump: bytearray = field(default_factory=bytearray)
@@ -139,7 +130,8 @@ class WorkerHandle:
 class Counters:
     """Cumulative figures the status and metrics report."""
 
-    restarts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CAUSES, 0))
+    restarts: dict[RestartCause, int] = field(
+        default_factory=lambda: dict.fromkeys(RestartCause, 0))
     spawned: int = 0
     timeouts: int = 0
     answered_504: int = 0
@@ -343,7 +335,7 @@ class Arbiter:
         if deadline is not None:
             wake = min(wake, deadline)
         for handle in self.handles.values():
-            if handle.termination is not None and handle.termination.phase != "killed":
+            if handle.termination is not None and handle.termination.waiting:
                 wake = min(wake, handle.termination.next_step_at)
             if handle.kill_after:
                 wake = min(wake, handle.kill_after)
@@ -467,7 +459,7 @@ class Arbiter:
         self._stop_deadline = time.monotonic() + float(self.cfg.graceful_timeout)
         sig = signal.SIGTERM if graceful else signal.SIGQUIT
         for handle in list(self.handles.values()):
-            self._request_stop(handle, "shutdown", sig)
+            self._request_stop(handle, StopReason.SHUTDOWN, sig)
         self.relay.settle_all()
 
     def _finish_stop(self, now: float) -> bool:
@@ -527,15 +519,9 @@ class Arbiter:
         self._stop_surplus(now)
         self._spawn_missing(now)
 
-    def _current(self) -> list[WorkerHandle]:
-        """Workers of the current generation that are not on their way out."""
-        return [h for h in self.handles.values()
-                if h.generation == self.generation and not h.stopping]
-
     def _spawn_missing(self, now: float) -> None:
-        current = self._current()
-        missing = self.num_workers - len(current)
-        booting = sum(1 for h in current if h.booting)
+        plan = reconcile(self._views(), generation=self.generation, target=self.num_workers)
+        missing, booting = plan.missing, plan.booting
         while missing > 0 and self.backoff.may_spawn(now, booting):
             if not self._spawn():
                 return
@@ -543,25 +529,19 @@ class Arbiter:
             booting += 1
 
     def _stop_surplus(self, now: float) -> None:
-        current = self._current()
-        ready_current = [h for h in current if not h.booting]
-        outdated = sorted((h for h in self.handles.values()
-                           if h.generation != self.generation and not h.stopping),
-                          key=lambda h: h.age)
-        # Rolling reload: keep an old worker for every current one not yet ready.
-        allowed_old = max(0, self.num_workers - len(ready_current))
-        for handle in outdated[: max(0, len(outdated) - allowed_old)]:
-            self._request_stop(handle, "reload", signal.SIGTERM)
-        if len(current) > self.num_workers:
-            surplus = sorted(current, key=lambda h: (not h.booting, h.age))
-            for handle in surplus[: len(current) - self.num_workers]:
-                self._request_stop(handle, "scale_down", signal.SIGTERM)
+        plan = reconcile(self._views(), generation=self.generation, target=self.num_workers)
+        for pid, reason in plan.stop:
+            self._request_stop(self.handles[pid], reason, signal.SIGTERM)
         for handle in self.handles.values():
             if handle.kill_after and now >= handle.kill_after and handle.termination is None:
                 self.log.warning("Worker %s did not stop within graceful_timeout; killing it",
                                  handle.pid)
                 self._kill(handle.pid)
                 handle.kill_after = 0.0
+
+    def _views(self) -> list[WorkerView]:
+        return [WorkerView(pid=h.pid, generation=h.generation, age=h.age, booting=h.booting,
+                           stopping=h.stopping) for h in self.handles.values()]
 
     def _spawn(self) -> bool:
         assert self.board is not None
@@ -654,7 +634,7 @@ class Arbiter:
             handle.dump_fd = -1
 
     # --- stopping single workers -----------------------------------------------------
-    def _request_stop(self, handle: WorkerHandle, reason: str, sig: int) -> None:
+    def _request_stop(self, handle: WorkerHandle, reason: StopReason, sig: int) -> None:
         if self.board is not None:
             self.board.set_takes_idle(handle.slot, self._takes_idle())
         if handle.stop_requested_at:
@@ -689,7 +669,7 @@ class Arbiter:
             term = handle.termination
             if term is not None:
                 watchdog.advance(term, now)
-                if term.phase == "cancelled":
+                if term.phase == Phase.CANCELLED:
                     self.log.info("Worker %s finished its overdue request during the stack "
                                   "dump; not killed", handle.pid)
                     watchdog.cancel(term)
@@ -735,7 +715,7 @@ class Arbiter:
                 self.log.warning("Worker %s uses %d MiB RSS, over max_worker_memory (%d MiB): "
                                  "replacing it after its current request", handle.pid,
                                  handle.rss // 2**20, limit // 2**20)
-                self._request_stop(handle, "memory", signal.SIGTERM)
+                self._request_stop(handle, StopReason.MEMORY, signal.SIGTERM)
 
     # --- reaping -------------------------------------------------------------------------
     def _reap(self) -> None:
@@ -775,47 +755,34 @@ class Arbiter:
         self._read_dump(handle)
         self._unregister_dump(handle)
         self._close_handoff(handle)
-        snapshot = self.board.read_worker(handle.slot)
-        cause = self._exit_cause(handle, snapshot.exit_reason, status, now)
-        if cause:
+        gone = Departure(
+            exit_code=os.waitstatus_to_exitcode(status),
+            ended_by=handle.termination.cause if handle.termination is not None else None,
+            stop_reason=handle.stop_reason,
+            said=self.board.read_worker(handle.slot).exit_reason,
+            booting=handle.booting,
+            served_for=0.0 if handle.booting else now - handle.ready_at)
+        cause = restart_cause(gone)
+        if cause is not None:
             self.counters.restarts[cause] += 1
         if handle.termination is not None:
             self._finish_termination(handle, now)
-        elif cause in ("crash", "killed"):
+        elif cause in (RestartCause.CRASH, RestartCause.KILLED):
             self._log_crash(handle, status)
-        if cause in ("boot_failure", "boot_timeout") or (cause == "crash" and handle.booting):
+        if failed_boot(gone, cause):
             delay = self.backoff.failed(now)
-            self.log.error("Worker %s failed to boot (%s; %d consecutive failures); next "
-                           "attempt in %.0fs. The workers that are up keep serving.",
-                           handle.pid, _describe_exit(status), self.backoff.failures, delay)
-        elif cause == "crash" and now - handle.ready_at < YOUNG_SECONDS:
-            delay = self.backoff.failed(now)
-            self.log.error("Worker %s died %.1fs after booting; next spawn in %.0fs",
-                           handle.pid, now - handle.ready_at, delay)
+            if gone.booting or cause != RestartCause.CRASH:
+                self.log.error("Worker %s failed to boot (%s; %d consecutive failures); next "
+                               "attempt in %.0fs. The workers that are up keep serving.",
+                               handle.pid, _describe_exit(status), self.backoff.failures, delay)
+            else:
+                self.log.error("Worker %s died %.1fs after booting; next spawn in %.0fs",
+                               handle.pid, gone.served_for, delay)
         for plugin in self.plugins:
-            plugin.worker_exited(self, handle, cause)
+            plugin.worker_exited(self, handle, cause.value if cause is not None else "")
         self.ledger.retire(self.board, handle.slot)
         self.board.release_worker(handle.slot)
         self._call_hook("child_exit", self, handle.worker)
-
-    def _exit_cause(self, handle: WorkerHandle, reason: ExitReason, status: int,
-                    now: float) -> str:
-        term = handle.termination
-        if term is not None:
-            return {TIMEOUT: "timeout", BOOT_TIMEOUT: "boot_timeout", FROZEN: "frozen"}[term.cause]
-        code = os.waitstatus_to_exitcode(status)
-        if code in (WORKER_BOOT_ERROR, APP_LOAD_ERROR):
-            return "boot_failure"
-        if handle.stop_reason:
-            return {"memory": "memory", "reload": "reload", "scale_down": "scale_down",
-                    "shutdown": ""}.get(handle.stop_reason, "")
-        if reason == ExitReason.MAX_REQUESTS:
-            return "max_requests"
-        if reason == ExitReason.PARENT_GONE or (code == 0 and reason == ExitReason.SHUTDOWN):
-            return ""
-        if code < 0:
-            return "killed" if -code == signal.SIGKILL else "crash"
-        return "crash"
 
     def _log_crash(self, handle: WorkerHandle, status: int) -> None:
         code = os.waitstatus_to_exitcode(status)
@@ -829,24 +796,25 @@ class Arbiter:
     def _finish_termination(self, handle: WorkerHandle, now: float) -> None:
         term = handle.termination
         assert term is not None
-        self.counters.timeouts += 1 if term.cause == TIMEOUT else 0
+        self.counters.timeouts += 1 if term.cause == RestartCause.TIMEOUT else 0
         overdue_answered = False
         others_answered = 0
         handed_over = 0
         for client in term.rescued:
-            if client.kind == IDLE:
-                if self._hold_rescued(client.fd, now):
-                    handed_over += 1
-                    continue
-                if not has_pending_data(client.fd):
-                    close_quietly(client.fd)
-                    continue
-            status = 504 if client.kind == OVERDUE else 503
-            head_only = client.request_line.startswith("HEAD ")
-            if not answer_and_close(client.fd, timeout_response(status, client.request_id,
-                                                                head_only=head_only)):
+            fate = answers.disposition(client.kind, can_pass_on=self._can_pass_on(client.fd),
+                                       request_waiting=has_pending_data(client.fd))
+            if fate == Disposition.PASS_ON:
+                self._hold_rescued(client.fd, now)
+                handed_over += 1
                 continue
-            if status == 504:
+            if fate == Disposition.CLOSE:
+                close_quietly(client.fd)
+                continue
+            head_only = client.request_line.startswith("HEAD ")
+            reply = answers.response(fate.value, client.request_id, head_only=head_only)
+            if not answer_and_close(client.fd, reply):
+                continue
+            if fate == Disposition.ANSWER_504:
                 overdue_answered = True
                 self.counters.answered_504 += 1
             else:
@@ -854,7 +822,7 @@ class Arbiter:
                 self.counters.answered_503 += 1
         stacks = handle.dump.decode("utf-8", "replace").strip() or "(no stack dump received)"
         answer = ""
-        if term.cause == TIMEOUT:
+        if term.cause == RestartCause.TIMEOUT:
             why = term.rescue_error or "its response had started, or it left"
             answer = ("its client was answered 504" if overdue_answered else
                       f"its client could not be answered ({why})")
@@ -863,7 +831,7 @@ class Arbiter:
         if handed_over:
             answer += f"; {handed_over} keep-alive connection(s) handed to another worker"
         latency = max(0.0, now - term.deadline)
-        if term.cause == TIMEOUT:
+        if term.cause == RestartCause.TIMEOUT:
             self.log.error(
                 "WORKER TIMEOUT (pid:%s, slot:%s): %r ran %.2fs, past its %gs timeout; "
                 "worker gone %.2fs after the deadline; %s.\nStacks of the worker when it was "
@@ -873,26 +841,28 @@ class Arbiter:
         else:
             self.log.error("WORKER %s (pid:%s, slot:%s): %s; worker gone %.2fs after the "
                            "deadline.%s\nStacks:\n%s",
-                           "BOOT TIMEOUT" if term.cause == BOOT_TIMEOUT else "FROZEN",
+                           "BOOT TIMEOUT" if term.cause == RestartCause.BOOT_TIMEOUT
+                           else "FROZEN",
                            handle.pid, handle.slot, term.detail, latency,
                            f" {answer}." if answer else "", stacks)
 
-    def _hold_rescued(self, fd: int, now: float) -> bool:
-        """Pass a killed worker's idle keep-alive connection on to a healthy worker.
+    def _can_pass_on(self, fd: int) -> bool:
+        """Whether a killed worker's idle connection can go to another worker."""
+        if self.cfg.is_ssl or self.cfg.proxy_protocol != "off":
+            # The TLS session, or what the PROXY header said, died with the worker.
+            return False
+        return (any(h.worker.accepts_handoff for h in self.handles.values())
+                and self._listener_index_of(fd) is not None)
+
+    def _hold_rescued(self, fd: int, now: float) -> None:
+        """Pass a killed worker's idle keep-alive connection on through the relay.
 
         The request that may be waiting on it was never read by the dead
         worker, so another worker can serve it as if nothing happened.
         """
-        if self.cfg.is_ssl or self.cfg.proxy_protocol != "off":
-            # The TLS session, or what the PROXY header said, died with the worker.
-            return False
-        if not self.handles or not any(h.worker.accepts_handoff for h in self.handles.values()):
-            return False
         index = self._listener_index_of(fd)
-        if index is None:
-            return False
+        assert index is not None
         self.relay.take([handoff.Handed(fd=fd, listener=index)], now)
-        return True
 
     # --- connections in transit between workers ----------------------------------------
     def _takes_idle(self) -> bool:
@@ -945,8 +915,8 @@ class Arbiter:
     def _answer_unavailable(self, fd: int, retry_after: float) -> None:
         """No worker can take a connection a request waits on: say so, don't drop it."""
         self.counters.answered_503 += 1
-        answer_and_close(fd, timeout_response(503, "", retry_after=retry_after,
-                                              text=NO_WORKER_TEXT))
+        answer_and_close(fd, answers.response(503, retry_after=retry_after,
+                                              text=answers.NO_WORKER_TEXT))
 
     def _close_handoff(self, handle: WorkerHandle) -> None:
         sock = handle.handoff
@@ -1027,29 +997,6 @@ def listener_info(listener: Listener) -> ListenerInfo:
         queued=queue[0] if queue else None,
         limit=queue[1] if queue else None,
     )
-
-
-#: What a client waiting on a connection that no worker could take is told.
-NO_WORKER_TEXT = "No worker is available to serve this request; please retry.\n"
-
-
-def timeout_response(status: int, request_id: str, *, head_only: bool = False,
-                     retry_after: float = 1.0, text: str = "") -> bytes:
-    reason = "Gateway Timeout" if status == 504 else "Service Unavailable"
-    text = text or ("The request took longer than the server's timeout and was stopped.\n"
-                    if status == 504 else
-                    "The worker serving this request was stopped; please retry.\n")
-    body = text.encode()
-    date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
-    head = (f"HTTP/1.1 {status} {reason}\r\nDate: {date}\r\nServer: workhorse\r\n"
-            f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
-            f"Connection: close\r\n")
-    if request_id:
-        head += f"X-Request-ID: {request_id}\r\n"
-    if status == 503:
-        head += f"Retry-After: {max(1, round(retry_after))}\r\n"
-    # A response to HEAD announces the body's length but carries none (RFC 9112 6.3).
-    return head.encode("latin-1") + b"\r\n" + (b"" if head_only else body)
 
 
 def read_rss(pid: int) -> int:

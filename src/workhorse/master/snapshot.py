@@ -268,7 +268,7 @@ def build(arbiter: Any, listeners: list[ListenerInfo]) -> Snapshot:
             "busy": busy,
             "idle": idle,
             "busy_ratio": round(busy / (busy + idle), 4) if busy + idle else None,
-            "restarts": dict(counters.restarts),
+            "restarts": {str(cause): count for cause, count in counters.restarts.items()},
             "timeouts": counters.timeouts,
             "answered_504": counters.answered_504,
             "answered_503": counters.answered_503,

@@ -17,6 +17,7 @@ from workhorse.scoreboard.states import (
     STATE_LEGEND,
     ExitReason,
     RequestState,
+    RestartCause,
     WorkerState,
     slot_char,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "RequestSlotWriter",
     "RequestSnapshot",
     "RequestState",
+    "RestartCause",
     "Scoreboard",
     "WorkerSlotWriter",
     "WorkerSnapshot",

@@ -76,3 +76,25 @@ class ExitReason(enum.IntEnum):
     BOOT_ERROR = 4  # failed to boot (exit code 3)
     APP_LOAD_ERROR = 5  # failed to import the app (exit code 4)
     PARENT_GONE = 6  # the master died
+
+
+class RestartCause(str, enum.Enum):
+    """Why the master replaced a worker, as the status, the metrics and the logs name it.
+
+    Decided by the master (``workhorse.master.exits``) from what it did to the
+    worker, the worker's own :class:`ExitReason` and its exit status.
+    """
+
+    TIMEOUT = "timeout"  # a request passed its deadline; the watchdog ended it
+    BOOT_TIMEOUT = "boot_timeout"  # still booting at boot_timeout
+    FROZEN = "frozen"  # its loop stopped beating with nothing in flight
+    CRASH = "crash"  # it died on its own (a signal, an unexpected exit)
+    BOOT_FAILURE = "boot_failure"  # exit code 3 or 4: could not boot or load the app
+    MAX_REQUESTS = "max_requests"  # recycled after max_requests
+    MEMORY = "memory"  # over max_worker_memory
+    RELOAD = "reload"  # replaced by HUP
+    SCALE_DOWN = "scale_down"  # TTOU or a lower target
+    KILLED = "killed"  # SIGKILL from outside workhorse (OOM killer, kill -9)
+
+    def __str__(self) -> str:
+        return self.value

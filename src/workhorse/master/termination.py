@@ -1,0 +1,112 @@
+"""Ending an overdue worker: the steps, their order and their timing.
+
+Strategy: a :class:`Termination` is a small state machine the master
+advances on each tick, never blocking. :func:`next_step` is pure: given the
+termination, the time and whether the overdue request has finished
+meanwhile, it says what to do now; the watchdog does it.
+
+1. **rescue and dump** (at once): take copies of the worker's client
+   sockets, then ask for a C-level dump of every thread's stack;
+2. **abort** (after :data:`DUMP_WAIT`): take copies of connections accepted
+   since, send SIGABRT so Gunicorn's ``worker_abort`` hook runs if the
+   worker can still run Python; a request that finished during the dump
+   cancels everything instead (the worker is healthy after all);
+3. **kill** (after :data:`ABORT_GRACE`): SIGKILL, which also ends a worker
+   stopped with SIGSTOP or blocked in a system call. A boot timeout skips
+   the abort: a booting worker has no clients and no hook to run.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from workhorse.scoreboard import RestartCause
+
+#: How long the master waits for the stack dump before SIGABRT: faulthandler
+#: writes within milliseconds; a deep stack of many threads needs a bit more.
+DUMP_WAIT = 0.15
+#: How long the worker_abort hook may run before SIGKILL. Kept short so the
+#: whole sequence stays well within a second of the deadline.
+ABORT_GRACE = 0.25
+
+
+class Phase(enum.Enum):
+    DUMP = "dump"  # the stack dump was asked for
+    ABORT = "abort"  # SIGABRT sent
+    KILLED = "killed"  # SIGKILL sent; waiting for the reap
+    CANCELLED = "cancelled"  # the overdue request finished during the dump
+
+
+class Step(enum.Enum):
+    WAIT = "wait"
+    CANCEL = "cancel"  # release the copies; the worker lives
+    ABORT = "abort"  # rescue connections taken since, then SIGABRT
+    KILL = "kill"  # SIGKILL
+
+
+class RescueKind(enum.Enum):
+    """What a connection taken from an ended worker was doing."""
+
+    OVERDUE = "overdue"  # the request past its deadline: answered 504
+    IN_FLIGHT = "in_flight"  # another request in flight on the worker: answered 503
+    IDLE = "idle"  # a keep-alive connection between requests: passed on
+
+
+@dataclass
+class RescuedClient:
+    fd: int  # the master's copy
+    thread: int
+    kind: RescueKind
+    request_line: str
+    request_id: str
+
+
+@dataclass
+class Termination:
+    """One worker being ended by the watchdog."""
+
+    cause: RestartCause  # TIMEOUT, BOOT_TIMEOUT or FROZEN
+    pid: int
+    slot: int
+    started: float
+    detail: str
+    overdue_thread: int = -1
+    request_line: str = ""
+    elapsed: float = 0.0
+    seq: int = 0
+    deadline: float = 0.0  # the deadline that was missed (monotonic)
+    phase: Phase = Phase.DUMP
+    next_step_at: float = 0.0
+    rescued: list[RescuedClient] = field(default_factory=list)
+    held_fds: set[int] = field(default_factory=set)  # worker fds already copied
+    rescue_error: str = ""
+    killed_at: float = 0.0
+
+    @property
+    def waiting(self) -> bool:
+        """Still has a step to take (a wake-up is due at ``next_step_at``)."""
+        return self.phase in (Phase.DUMP, Phase.ABORT)
+
+
+def next_step(term: Termination, now: float, *, request_finished: bool) -> Step:
+    """What to do with ``term`` now; the caller records the step with :func:`took`."""
+    if not term.waiting or now < term.next_step_at:
+        return Step.WAIT
+    if term.phase == Phase.ABORT or term.cause == RestartCause.BOOT_TIMEOUT:
+        return Step.KILL
+    if term.cause == RestartCause.TIMEOUT and request_finished:
+        return Step.CANCEL
+    return Step.ABORT
+
+
+def took(term: Termination, step: Step, now: float) -> None:
+    """Move ``term`` past ``step``, done at ``now``."""
+    if step == Step.CANCEL:
+        term.phase = Phase.CANCELLED
+    elif step == Step.ABORT:
+        term.phase = Phase.ABORT
+        term.next_step_at = now + ABORT_GRACE
+    elif step == Step.KILL:
+        term.phase = Phase.KILLED
+        term.killed_at = now
