@@ -19,7 +19,7 @@ FORBIDDEN = {
                "listeners", "cli"},
     "logs": {"http", "wsgi", "workers", "master", "scoreboard", "observe", "listeners", "cli"},
     "wsgi": {"workers", "master", "observe", "cli"},
-    "observe": {"workers", "master", "wsgi", "http", "cli"},
+    "observe": {"workers", "master", "wsgi", "cli"},
     "workers": {"master", "observe", "cli"},
     "master": {"workers.sync", "workers.gthread", "workers.handler", "workers.serving",
                "workers.connection", "cli"},

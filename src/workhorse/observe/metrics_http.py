@@ -1,11 +1,13 @@
 """``/metrics``, ``/healthz`` and ``/readyz``, served over HTTP by the master itself.
 
-Strategy: the smallest HTTP/1.1 server that a Prometheus scraper, a load
-balancer's health check and ``curl`` all accept, running in the master's
-loop so it answers while every worker is busy or stuck. One request per
-connection: read the head (at most 8 KiB, within the client deadline),
-answer with ``Connection: close`` and a Content-Length, close. Bodies are
-ignored (no endpoint takes one). The answers come from one snapshot:
+Strategy: one request per connection, in the master's loop, so it answers
+while every worker is busy or stuck. The request head is parsed by the same
+sans-I/O HTTP core as the workers' requests (with tighter limits: at most
+8 KiB in all), so a malformed or hostile request gets the same 4xx a worker
+would give it; the answer is built by the core's writer, with
+``Connection: close`` and a Content-Length, and the connection is closed.
+Bodies are ignored (no endpoint takes one). The answers come from one
+snapshot:
 
 - ``/metrics``: :mod:`workhorse.observe.prometheus`, in OpenMetrics when the
   ``Accept`` header prefers ``application/openmetrics-text``, else the text
@@ -18,9 +20,16 @@ ignored (no endpoint takes one). The answers come from one snapshot:
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable
 
+from workhorse import SERVER_SOFTWARE
+from workhorse.http import (
+    Limits,
+    ProtocolError,
+    Request,
+    ServerConnection,
+    complete_response,
+)
 from workhorse.observe.contract import ObserveSettings
 from workhorse.observe.oneshot import CLIENT_TIMEOUT, MAX_CONNECTIONS, OneShotServer
 from workhorse.observe.prometheus import (
@@ -34,61 +43,42 @@ from workhorse.observe.sockets import FileIdentity, bind_address, unlink_if_ours
 
 #: A scraper's request head is a few hundred bytes; browsers stay far below this.
 MAX_HEAD = 8 * 1024
+#: The HTTP core's limits for this listener: no line longer than the whole head.
+LIMITS = Limits(max_request_line=MAX_HEAD, max_header_count=100,
+                max_header_field_size=MAX_HEAD, max_head_size=MAX_HEAD)
 OPENMETRICS_TYPE = "application/openmetrics-text"
 TEXT_TYPES = ("text/plain", "text/*", "*/*")
 METHODS = ("GET", "HEAD")
-
-REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-           431: "Request Header Fields Too Large", 500: "Internal Server Error",
-           503: "Service Unavailable"}
+TEXT = "text/plain; charset=utf-8"
 
 AppMetrics = Callable[[], bytes]
 
 
-class BadRequest(Exception):
-    """The request head cannot be understood."""
+def response(status: int, body: bytes, *, content_type: str = TEXT, head_only: bool = False,
+             extra: tuple[tuple[str, str], ...] = ()) -> bytes:
+    """A complete response that closes the connection, never cached."""
+    return complete_response(status, body, content_type=content_type, head_only=head_only,
+                             extra_headers=(("Cache-Control", "no-store"), *extra),
+                             server_name=SERVER_SOFTWARE)
 
 
-def response(status: int, body: bytes, *, content_type: str = "text/plain; charset=utf-8",
-             head_only: bool = False, extra: tuple[tuple[str, str], ...] = ()) -> bytes:
-    """A complete HTTP/1.1 response that closes the connection."""
-    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}",
-             f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S GMT', time.gmtime())}",
-             f"Content-Type: {content_type}",
-             f"Content-Length: {len(body)}",
-             "Cache-Control: no-store",
-             "Connection: close",
-             *(f"{name}: {value}" for name, value in extra)]
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return head if head_only else head + body
+def read_request(data: bytes, *, eof: bool = False) -> Request | ProtocolError | None:
+    """The request at the start of ``data``, the client's mistake, or None: no
+    request yet, or none at all (the client closed before sending one)."""
+    conn = ServerConnection(LIMITS)
+    conn.receive_data(data)
+    if eof:
+        conn.receive_data(b"")
+    try:
+        event = conn.next_event()
+    except ProtocolError as exc:
+        return exc
+    return event if isinstance(event, Request) else None
 
 
-def parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
-    """Method, path and headers (lower-case names, repeats joined by commas)."""
-    text = head.decode("latin-1")
-    request_line, *header_lines = text.replace("\r\n", "\n").split("\n")
-    parts = request_line.split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[0].isalpha():
-        raise BadRequest(f"malformed request line {request_line[:80]!r}")
-    method, target, _ = parts
-    headers: dict[str, str] = {}
-    for line in header_lines:
-        if not line:
-            continue
-        name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip():
-            raise BadRequest(f"malformed header line {line[:80]!r}")
-        key = name.lower()
-        headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
-    return method, _path_of(target), headers
-
-
-def _path_of(target: str) -> str:
-    """The path of an origin-form or absolute-form request target."""
-    path = target.split("?", 1)[0].split("#", 1)[0]
-    if "://" in path:
-        path = "/" + path.split("://", 1)[1].partition("/")[2]
-    return path or "/"
+def header(request: Request, name: str) -> str:
+    """A request header's values joined by commas ("" if absent); ``name`` upper-case."""
+    return ", ".join(value for field, value in request.headers if field == name)
 
 
 def wants_openmetrics(accept: str) -> bool:
@@ -188,22 +178,22 @@ class MetricsServer(OneShotServer):
 
     # --- HTTP ------------------------------------------------------------------------
     def request_length(self, data: bytearray, eof: bool) -> int | None:
-        for terminator in (b"\r\n\r\n", b"\n\n"):
-            end = data.find(terminator)
-            if end >= 0:
-                return end + len(terminator)
-        return None
+        """All of it once the head is complete, or the client made a mistake."""
+        return None if read_request(bytes(data), eof=eof) is None else len(data)
 
-    def answer(self, request: bytes) -> bytes:
-        try:
-            method, path, headers = parse_head(request)
-        except BadRequest as exc:
-            return response(400, f"{exc}\n".encode())
-        if method not in METHODS:
+    def answer(self, data: bytes) -> bytes:
+        request = read_request(data, eof=True)
+        if not isinstance(request, Request):
+            problem = request or ProtocolError(400, "Bad Request", "no request")
+            self._log().info("metrics endpoint: invalid request: %s (%d)",
+                             problem.detail or problem, problem.status)
+            return response(problem.status, f"{problem.reason}\n".encode())
+        if request.method not in METHODS:
             return response(405, b"only GET and HEAD\n", extra=(("Allow", "GET, HEAD"),))
-        head_only = method == "HEAD"
+        head_only = request.method == "HEAD"
+        path = request.path
         if path == "/metrics":
-            return self._metrics(headers.get("accept", ""), head_only)
+            return self._metrics(header(request, "ACCEPT"), head_only)
         if path == "/healthz":
             return response(200, b"ok\n", head_only=head_only)
         if path == "/readyz":
