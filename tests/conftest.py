@@ -13,6 +13,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support import Server
 
+#: Folders whose tests start real servers (processes, sockets, signals).
+LIVE_FOLDERS = ("integration", "interop", "hardening", "compat")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test outside tests/unit ``live``: ``-m "not live"`` runs in seconds."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        where = Path(str(item.fspath)).resolve().relative_to(tests).parts
+        if where and where[0] in LIVE_FOLDERS:
+            item.add_marker(pytest.mark.live)
+
 
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[Any]:

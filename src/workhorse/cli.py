@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from workhorse.config import ConfigError, LoadedConfig, load_config, print_config
 from workhorse.config.loader import start_directory
+from workhorse.config.settings import Config
 
 USAGE_ERROR = 2
 #: ``workhorse status`` and ``workhorse ctl`` talk to a running master; any
@@ -69,29 +70,29 @@ def run_server(args: list[str]) -> int:
     for warning in loaded.warnings:
         log.warning("%s", warning)
     from workhorse.master.arbiter import Arbiter
-    from workhorse.master.plugins import default_plugins
+    from workhorse.observe.plugins import observe_plugins
 
-    def reload_config() -> object:
+    def reload_config() -> Config:
         return load_config(args, environ, cwd=cwd).config
 
     arbiter = Arbiter(cfg, loaded.app_uri, log, reload_config=reload_config, argv=args)
-    arbiter.plugins.extend(default_plugins(cfg))
+    arbiter.plugins.extend(observe_plugins(cfg))
     return arbiter.run()
 
 
-def prepare_process(cfg: object) -> None:
+def prepare_process(cfg: Config) -> None:
     """chdir, sys.path and raw_env, as Gunicorn does before loading anything."""
-    chdir = getattr(cfg, "chdir", None)
+    chdir = cfg.chdir
     if chdir:
         os.chdir(chdir)
         if chdir not in sys.path:
             sys.path.insert(0, chdir)
-    pythonpath = getattr(cfg, "pythonpath", None)
+    pythonpath = cfg.pythonpath
     if pythonpath:
         for path in reversed([p.strip() for p in str(pythonpath).split(",") if p.strip()]):
             if path not in sys.path:
                 sys.path.insert(0, path)
-    for key, value in getattr(cfg, "env_vars", {}).items():
+    for key, value in cfg.env_vars.items():
         os.environ[key] = value
 
 

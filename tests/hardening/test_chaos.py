@@ -72,6 +72,7 @@ def _one_request(port: int) -> Attempt:
     return Attempt(start, end, int(body))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sync", "gthread"])
 def test_random_sigkills_under_load_lose_only_requests_in_flight(app_server, kind):
     server, _ = app_server(kind, "-w", str(WORKERS))

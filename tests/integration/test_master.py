@@ -155,16 +155,6 @@ def test_preload_import_error_exits_with_traceback(server_factory):
     assert "Traceback" in log
 
 
-def test_failing_boot_backs_off(server_factory):
-    server = server_factory(["-w", "2", "broken_import:app"], wait=False)
-    wait_for(lambda: server.log().count("failed to boot") >= 3, 20, message="three failures")
-    log = server.log()
-    assert "next attempt in 1s" in log
-    assert "next attempt in 2s" in log
-    assert "simulated: cannot import name" in log
-    assert server.proc is not None and server.proc.poll() is None  # the master stays up
-
-
 def test_workers_exit_when_master_dies(server_factory):
     server = server_factory(["-w", "2", "testapp:app"])
     workers = wait_for(lambda: len(server.workers()) == 2 and server.workers())

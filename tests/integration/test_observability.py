@@ -170,6 +170,7 @@ def test_promtool_accepts_the_metrics(server_factory):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(PROMETHEUS is None, reason="prometheus (Debian package) missing")
 def test_real_prometheus_scrapes_the_endpoint(server_factory, tmp_path):
     metrics_port, prom_port = free_port(), free_port()

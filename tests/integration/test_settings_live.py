@@ -379,3 +379,14 @@ def test_tls_client_certificates_required(server_factory, tmp_path):
 
     assert wait_for(lambda: get(with_cert=True)).startswith(b"HTTP/1.1 200")
     assert get(with_cert=False) == b""
+
+
+@pytest.mark.parametrize("kind", ["sync", "gthread"])
+def test_an_empty_request_id_header_turns_the_header_off(server_factory, kind):
+    server = server_factory(["-k", kind, "--request-id-header", "", "testapp:app"])
+    answer = requests.get(server.url + "/", headers={"X-Request-ID": "from-proxy"}, timeout=5)
+    assert answer.status_code == 200 and "X-Request-ID" not in answer.headers
+    broken = requests.get(server.url + "/raise", timeout=5)
+    assert broken.status_code == 500 and "X-Request-ID" not in broken.headers
+    on = server_factory(["-k", kind, "testapp:app"])
+    assert requests.get(on.url + "/", timeout=5).headers["X-Request-ID"]

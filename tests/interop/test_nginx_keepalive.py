@@ -19,7 +19,7 @@ from interop_stacks import start_app_server
 from support import wait_for
 from wrk_support import Wrk
 
-pytestmark = pytest.mark.nginx
+pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 
 #: nginx names the upstream in every error about it ("... while reading
 #: response header from upstream", "upstream prematurely closed ...").

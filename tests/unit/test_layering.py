@@ -7,6 +7,7 @@ else of workhorse; the master never imports a worker's I/O loop.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "workhorse"
@@ -22,10 +23,13 @@ FORBIDDEN = {
     "observe": {"workers", "master", "wsgi", "cli"},
     "workers": {"master", "observe", "cli"},
     "master": {"workers.sync", "workers.gthread", "workers.handler", "workers.serving",
-               "workers.connection", "cli"},
+               "workers.connection", "workers.hook_objects", "workers.identity",
+               "workers.tls", "cli"},
 }
 #: What a package may import even though its pattern forbids everything.
 ALLOWED_SELF = {"http": "http", "scoreboard": "scoreboard"}
+#: Modules at the top of the package that must import nothing else of workhorse.
+STANDALONE_MODULES = ("handoff", "ipnets")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -64,3 +68,48 @@ def test_dependencies_point_one_way() -> None:
     problems = [problem for package in FORBIDDEN if (PACKAGE / package).exists()
                 for problem in violations(package)]
     assert problems == []
+
+
+def test_standalone_modules_import_nothing_of_workhorse() -> None:
+    for name in STANDALONE_MODULES:
+        assert imports_of(PACKAGE / f"{name}.py") == set(), name
+
+
+# --- the list in docs/architecture.md -------------------------------------------------
+
+ARCHITECTURE = PACKAGE.parents[1] / "docs" / "architecture.md"
+DOC_LINE = re.compile(r"^- `(\w+)` imports (nothing|.+)\.$")
+#: Names of the package root (version, server name): not a part of the architecture.
+ROOT_NAMES = {"__version__", "SERVER_SOFTWARE"}
+
+
+def actual_dependencies() -> dict[str, set[str]]:
+    """Each top-level package or module -> the other parts of workhorse it imports."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        part = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        if part in ("__init__", "__main__"):
+            continue
+        deps = found.setdefault(part, set())
+        for target in imports_of(path):
+            top = target.split(".")[0]
+            if top != part and top not in ROOT_NAMES:
+                deps.add(top)
+    return found
+
+
+def documented_dependencies() -> dict[str, set[str]]:
+    text = ARCHITECTURE.read_text()
+    section = text.split("## Direction of dependencies", 1)[1].split("\n## ", 1)[0]
+    listed: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        match = DOC_LINE.match(line.strip())
+        if match:
+            names = match.group(2)
+            listed[match.group(1)] = (set() if names == "nothing"
+                                      else set(re.findall(r"`(\w+)`", names)))
+    return listed
+
+
+def test_the_documented_dependency_list_is_the_code():
+    assert documented_dependencies() == actual_dependencies()

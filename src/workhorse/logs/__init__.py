@@ -2,9 +2,8 @@
 
 ``Logger`` is what the master and workers hold as ``log``; workers fill an
 ``AccessRecord`` per request and pass it to ``Logger.access`` (check
-``Logger.access_log_enabled`` first to skip building it). ``LogSettings`` is
-the part of the configuration the logs read; ``LogSetupError`` is what a
-bad logging setting raises, with the setting, path and reason.
+``Logger.access_log_enabled`` first to skip building it). ``LogSetupError``
+is what a bad logging setting raises, with the setting, path and reason.
 """
 
 from workhorse.logs.access import (
@@ -13,8 +12,8 @@ from workhorse.logs.access import (
     AccessFormat,
     AccessRecord,
 )
+from workhorse.logs.errors import LogSetupError
 from workhorse.logs.logger import ACCESS_LOGGER, ERROR_LOGGER, Logger
-from workhorse.logs.settings import LogSettings, LogSetupError
 
 __all__ = [
     "ACCESS_LOGGER",
@@ -23,7 +22,6 @@ __all__ = [
     "AccessAtoms",
     "AccessFormat",
     "AccessRecord",
-    "LogSettings",
     "LogSetupError",
     "Logger",
 ]

@@ -19,7 +19,7 @@ import stat
 import sys
 from typing import Any
 
-from workhorse.logs.settings import LogSetupError
+from workhorse.logs.errors import LogSetupError
 
 #: Encoding of log files we open: never fails on odd bytes in a header.
 FILE_ENCODING = "utf-8"

@@ -33,7 +33,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from workhorse.config.settings import Config
 from workhorse.logs.access import AccessAtoms, AccessFormat, AccessRecord
+from workhorse.logs.errors import LogSetupError
 from workhorse.logs.handlers import (
     FILE_ENCODING,
     SafeFileHandler,
@@ -45,7 +47,6 @@ from workhorse.logs.handlers import (
     reopen_file_handler,
     set_cloexec,
 )
-from workhorse.logs.settings import LogSettings, LogSetupError
 from workhorse.logs.statsd import (
     LOG_LINES,
     REQUEST_DURATION,
@@ -144,7 +145,7 @@ class Logger:
     :meth:`access` writes one access log line.
     """
 
-    def __init__(self, cfg: LogSettings) -> None:
+    def __init__(self, cfg: Config) -> None:
         self.error_log = logging.getLogger(ERROR_LOGGER)
         self.access_log = logging.getLogger(ACCESS_LOGGER)
         self.cfg = cfg
@@ -159,7 +160,7 @@ class Logger:
 
     # -- setup ---------------------------------------------------------------
 
-    def setup(self, cfg: LogSettings) -> None:
+    def setup(self, cfg: Config) -> None:
         """(Re)configure both logs from ``cfg``; run again on reload.
 
         Raises :class:`LogSetupError`. New files are opened before the
@@ -208,7 +209,7 @@ class Logger:
         self._direct_handlers = self._plain_access_handlers(cfg, new)
         self._use_statsd(StatsdClient.from_settings(cfg))
 
-    def _build_handlers(self, cfg: LogSettings) -> list[tuple[logging.Logger, logging.Handler]]:
+    def _build_handlers(self, cfg: Config) -> list[tuple[logging.Logger, logging.Handler]]:
         built: list[tuple[logging.Logger, logging.Handler]] = []
         try:
             error = self._output("errorlog", cfg.errorlog, sys.stderr, cfg)
@@ -229,7 +230,7 @@ class Logger:
         return built
 
     def _plain_access_handlers(
-        self, cfg: LogSettings, built: list[tuple[logging.Logger, logging.Handler]]
+        self, cfg: Config, built: list[tuple[logging.Logger, logging.Handler]]
     ) -> list[logging.StreamHandler[Any]] | None:
         """The access log's handler list, when it holds only our own file/stream handler."""
         if cfg.logconfig or cfg.logconfig_dict or cfg.logconfig_json:
@@ -243,13 +244,13 @@ class Logger:
         return [handler]
 
     @staticmethod
-    def _output(setting: str, where: str, std: Any, cfg: LogSettings) -> logging.Handler:
+    def _output(setting: str, where: str, std: Any, cfg: Config) -> logging.Handler:
         if where == "-":
             return SafeStreamHandler(std)
         return open_file_handler(setting, where, cfg.user, cfg.group)
 
     @staticmethod
-    def _syslog(cfg: LogSettings, name: str) -> logging.Handler:
+    def _syslog(cfg: Config, name: str) -> logging.Handler:
         prefix = cfg.syslog_prefix or (cfg.proc_name or "workhorse").replace(":", ".")
         tag = f"gunicorn.{prefix}.{name}".replace("%", "%%")
         from workhorse.logs.syslog import FACILITIES, SafeSysLogHandler
@@ -272,7 +273,7 @@ class Logger:
         return handler
 
     @staticmethod
-    def _capture_into(path: str, cfg: LogSettings) -> None:
+    def _capture_into(path: str, cfg: Config) -> None:
         """Point fds 1 and 2 at ``path`` (opened for appending)."""
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
         try:
@@ -306,7 +307,7 @@ class Logger:
                 pass
         self._own = []
 
-    def _apply_user_config(self, cfg: LogSettings) -> None:
+    def _apply_user_config(self, cfg: Config) -> None:
         # logging.config (and json) are imported only when a user config asks
         # for them: they cost memory in the master and every worker.
         if cfg.logconfig_dict:

@@ -13,9 +13,9 @@ dropped: losing a sample is better than blocking the request path.
 from __future__ import annotations
 
 import socket
-from typing import Any
 
 from workhorse.config.addresses import TcpAddress, UnixAddress, parse_statsd_address
+from workhorse.config.settings import Config
 
 #: Gunicorn's names, kept so dashboards built for it keep working.
 REQUESTS = "gunicorn.requests"
@@ -57,13 +57,12 @@ class StatsdClient:
             self.error = f"statsd_host {address!r}: {exc}"
 
     @classmethod
-    def from_settings(cls, cfg: Any) -> StatsdClient | None:
+    def from_settings(cls, cfg: Config) -> StatsdClient | None:
         """The client ``statsd_host``/``statsd_prefix``/``dogstatsd_tags`` ask for, or None."""
-        host = getattr(cfg, "statsd_host", None)
+        host = cfg.statsd_host
         if not host:
             return None
-        return cls(str(host), str(getattr(cfg, "statsd_prefix", "") or ""),
-                   str(getattr(cfg, "dogstatsd_tags", "") or ""))
+        return cls(str(host), cfg.statsd_prefix or "", cfg.dogstatsd_tags or "")
 
     def _open(self, address: str) -> None:
         target = parse_statsd_address(address)

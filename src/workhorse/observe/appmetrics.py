@@ -22,7 +22,7 @@ ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class AppMetrics:
-    """A master plugin (see workhorse.master.plugins) plus the scrape callables."""
+    """An observe plugin (see workhorse.observe.contract) plus the scrape callables."""
 
     def __init__(self, directory: str, *, owned: bool) -> None:
         self.directory = directory

@@ -1,10 +1,10 @@
-"""What the observe plugins need from the master and from the configuration.
+"""What the observe plugins need from the master, and what the master calls on them.
 
 Strategy: ``observe`` must not import the master (the master imports
-``observe``), so the plugins are written against these Protocols and the
-real arbiter and ``Config`` satisfy them structurally. Members are
-read-only properties so that a subclass type (the arbiter's concrete
-selector class, a frozen dataclass) still matches.
+``observe``), so the plugins are written against :class:`MasterControl`,
+which the real arbiter satisfies structurally, and the master drives them
+through :class:`ObservePlugin`. Members are read-only properties so that a
+subclass type (the arbiter's concrete selector class) still matches.
 """
 
 from __future__ import annotations
@@ -47,28 +47,6 @@ class MasterControl(Protocol):
 
     def reopen_logs(self) -> None:
         """Reopen the log files in the master and the workers (as on USR1)."""
-
-
-class ObserveSettings(Protocol):
-    """The settings (Gunicorn's names where Gunicorn has them) observe reads."""
-
-    @property
-    def control_socket(self) -> str: ...
-
-    @property
-    def control_socket_mode(self) -> int: ...
-
-    @property
-    def control_socket_disable(self) -> bool: ...
-
-    @property
-    def metrics_bind(self) -> str | None: ...
-
-    @property
-    def statsd_host(self) -> str | None: ...
-
-    @property
-    def enable_backlog_metric(self) -> bool: ...
 
 
 class ObservePlugin(Protocol):

@@ -29,7 +29,8 @@ from collections.abc import Callable
 from typing import Any
 
 from workhorse import __version__
-from workhorse.observe.contract import MasterControl, ObserveSettings
+from workhorse.config.settings import Config
+from workhorse.observe.contract import MasterControl
 from workhorse.observe.oneshot import CLIENT_TIMEOUT, MAX_CONNECTIONS, OneShotServer
 from workhorse.observe.sockets import (
     FileIdentity,
@@ -161,7 +162,7 @@ class ControlServer(OneShotServer):
         self._identity: FileIdentity | None = None
 
     @classmethod
-    def from_config(cls, cfg: ObserveSettings) -> ControlServer | None:
+    def from_config(cls, cfg: Config) -> ControlServer | None:
         """The control server the settings ask for; None when disabled."""
         if cfg.control_socket_disable or not cfg.control_socket:
             return None

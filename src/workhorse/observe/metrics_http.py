@@ -23,6 +23,7 @@ import socket
 from collections.abc import Callable
 
 from workhorse import SERVER_SOFTWARE
+from workhorse.config.settings import Config
 from workhorse.http import (
     Limits,
     ProtocolError,
@@ -30,7 +31,6 @@ from workhorse.http import (
     ServerConnection,
     complete_response,
 )
-from workhorse.observe.contract import ObserveSettings
 from workhorse.observe.oneshot import CLIENT_TIMEOUT, MAX_CONNECTIONS, OneShotServer
 from workhorse.observe.prometheus import (
     CONTENT_TYPE_OPENMETRICS,
@@ -142,7 +142,7 @@ class MetricsServer(OneShotServer):
         self._path = ""
 
     @classmethod
-    def from_config(cls, cfg: ObserveSettings, app_metrics: AppMetrics | None = None, *,
+    def from_config(cls, cfg: Config, app_metrics: AppMetrics | None = None, *,
                     app_metrics_openmetrics: AppMetrics | None = None) -> MetricsServer | None:
         """The server ``metrics_bind`` asks for; None when it is unset."""
         if not cfg.metrics_bind:

@@ -1,34 +1,46 @@
 """The observe plugins a configuration asks for, ready for the master.
 
-Strategy: one function maps the settings to plugins, so the master's
-``default_plugins`` is a single call and every plugin's "is it on?" rule
-lives next to the plugin: the control socket unless
-``control_socket_disable``, the metrics endpoint when ``metrics_bind`` is
-set, StatsD gauges when the master passes a StatsD sink (it has one when
-``statsd_host`` is set; ``observe`` does not build it, see
-:mod:`workhorse.observe.statsd`).
+Strategy: one function maps the settings to plugins, and every plugin's
+"is it on?" rule lives here, next to them: the control socket unless
+``control_socket_disable``; the metrics endpoint when ``metrics_bind`` is
+set, with the app's own ``prometheus_client`` metrics merged in when that
+library is installed; StatsD gauges when ``statsd_host`` is set. The master
+calls each through :class:`~workhorse.observe.contract.ObservePlugin`.
 """
 
 from __future__ import annotations
 
-from workhorse.observe.contract import ObservePlugin, ObserveSettings
+import os
+from collections.abc import MutableMapping
+
+from workhorse.config.settings import Config
+from workhorse.logs.statsd import StatsdClient
+from workhorse.observe.appmetrics import AppMetrics
+from workhorse.observe.contract import ObservePlugin
 from workhorse.observe.control import ControlServer
-from workhorse.observe.metrics_http import AppMetrics, MetricsServer
-from workhorse.observe.statsd import StatsdReporter, StatsdSink
+from workhorse.observe.metrics_http import MetricsServer
+from workhorse.observe.statsd import StatsdReporter
 
 
-def observe_plugins(cfg: ObserveSettings, *, app_metrics: AppMetrics | None = None,
-                    app_metrics_openmetrics: AppMetrics | None = None,
-                    statsd: StatsdSink | None = None) -> list[ObservePlugin]:
-    """Control socket, metrics endpoint and StatsD reporter, as configured."""
+def observe_plugins(cfg: Config, *,
+                    environ: MutableMapping[str, str] = os.environ) -> list[ObservePlugin]:
+    """Control socket, metrics endpoint, StatsD reporter and app metrics, as configured.
+
+    ``environ`` receives ``PROMETHEUS_MULTIPROC_DIR`` for the app's metrics.
+    """
     plugins: list[ObservePlugin] = []
     control = ControlServer.from_config(cfg)
     if control is not None:
         plugins.append(control)
-    metrics = MetricsServer.from_config(cfg, app_metrics,
-                                        app_metrics_openmetrics=app_metrics_openmetrics)
+    app_metrics = AppMetrics.setup(environ) if cfg.metrics_bind else None
+    metrics = MetricsServer.from_config(
+        cfg, app_metrics.collect if app_metrics else None,
+        app_metrics_openmetrics=app_metrics.collect_openmetrics if app_metrics else None)
     if metrics is not None:
         plugins.append(metrics)
+    statsd = StatsdClient.from_settings(cfg)
     if statsd is not None:
-        plugins.append(StatsdReporter(statsd, backlog_metric=bool(cfg.enable_backlog_metric)))
+        plugins.append(StatsdReporter(statsd, backlog_metric=cfg.enable_backlog_metric))
+    if app_metrics is not None:
+        plugins.append(app_metrics)
     return plugins

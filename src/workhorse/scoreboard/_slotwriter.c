@@ -9,9 +9,10 @@
  * call, and the counters (status classes, histograms, bytes) are added per
  * request, since in C that is cheaper than noting them for a later batch.
  *
- * The slot layout and the write order are board.py's; board.py compares its
- * layout with LAYOUT below and uses the pure-Python writer when they differ
- * (a stale build) or when this module was not built (no compiler).
+ * The slot layout and the write order are board.py's: the layout comes from
+ * _slotlayout.h, generated from board.py; board.py also compares its layout
+ * with LAYOUT below and uses the pure-Python writer when they differ (a
+ * stale build) or when this module was not built (no compiler).
  *
  * Ordering: every transition stores the state word last, with release
  * ordering, so the fields written before it are visible no later than it;
@@ -27,46 +28,8 @@
 #include <string.h>
 #include <time.h>
 
-/* --- request slot layout (word indexes, 8-byte words; see board.py) ------- */
-#define R_STATE_SEQ 0
-#define R_FD 1
-#define R_STARTED 2
-#define R_DEADLINE 3
-#define R_LAST_STATUS 4
-#define R_CLIENT_LEN 5
-#define R_STATUS_CLASSES 6
-#define R_DURATION_SUM 11
-#define R_DURATION_BUCKETS 12
-#define N_DURATION_BOUNDS 13
-#define R_QUEUE_SUM (R_DURATION_BUCKETS + N_DURATION_BOUNDS + 1)
-#define R_QUEUE_COUNT (R_QUEUE_SUM + 1)
-#define R_QUEUE_BUCKETS (R_QUEUE_COUNT + 1)
-#define N_QUEUE_BOUNDS 12
-#define R_BYTES_IN (R_QUEUE_BUCKETS + N_QUEUE_BOUNDS + 1)
-#define R_BYTES_OUT (R_BYTES_IN + 1)
-#define R_LINE_LEN 61
-#define R_RID_LEN 62
-#define R_QUEUE 63
-#define R_NUMERIC_WORDS 64
-#define R_LINE_MAX 256
-#define R_RID_MAX 64
-#define R_CLIENT_MAX 64
-#define R_LINE_OFF (R_NUMERIC_WORDS * 8)
-#define R_RID_OFF (R_LINE_OFF + R_LINE_MAX)
-#define R_CLIENT_OFF (R_RID_OFF + R_RID_MAX)
-#define REQUEST_SLOT_SIZE (R_CLIENT_OFF + R_CLIENT_MAX)
-
-#define STATE_BITS 2
-#define STATE_MASK ((1 << STATE_BITS) - 1)
-#define IDLE 0
-#define READING 1
-#define APP 2
-#define WRITING 3
-
-static const double DURATION_BOUNDS[N_DURATION_BOUNDS] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0};
-static const double QUEUE_BOUNDS[N_QUEUE_BOUNDS] = {
-    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0};
+/* --- the slot layout: generated from board.py (see layout_header.py) ------ */
+#include "_slotlayout.h"
 
 typedef struct {
     PyObject_HEAD
@@ -354,8 +317,6 @@ static PyTypeObject SlotWriterType = {
 };
 
 /* --- counting busy and idle slots --------------------------------------- */
-#define WORKER_READY 2
-#define WORKER_STOPPING 3
 
 static int want_ssize(PyObject *const *args, Py_ssize_t count, Py_ssize_t *out) {
     for (Py_ssize_t i = 0; i < count; i++) {

@@ -68,7 +68,9 @@ class HandlerSettings:
     send_timeout: float
     keepalive: float
     sendfile: bool
-    request_id_header: str  # upper-cased
+    #: Upper-cased; "" when request_id_header is off: ids are still made for
+    #: the logs and the status, but not read from proxies nor sent back.
+    request_id_header: str
     trusted_forwarders: TrustedPeers
     access_log: bool
     server_header: str
@@ -112,9 +114,10 @@ class RequestHandler:
         self.hooks = pre_request is not None or post_request is not None
         self.access_log = settings.access_log
         self._extend_deadline = _deadline_extender(slot)
-        self._rid_key = "HTTP_" + settings.request_id_header.replace("-", "_")
-        self._rid_name = settings.request_id_header.title()
-        self._rid_lower = settings.request_id_header.lower()
+        rid = settings.request_id_header
+        self._rid_key = "HTTP_" + rid.replace("-", "_") if rid else ""
+        self._rid_name = rid.title()
+        self._rid_lower = rid.lower()
 
     # --- entry points ----------------------------------------------------------
     def adopt(self, client: Connection) -> None:
@@ -239,7 +242,7 @@ class RequestHandler:
         request_id = ""
         queue_time = None
         if client.peer is None or client.peer[0] in self.settings.trusted_forwarders:
-            request_id = environ.get(self._rid_key, "")[:64]
+            request_id = environ.get(self._rid_key, "")[:64] if self._rid_key else ""
             start = environ.get("HTTP_X_REQUEST_START") or environ.get("HTTP_X_QUEUE_START")
             if start:
                 queue_time = parse_request_start(start, now_wall)
@@ -253,7 +256,7 @@ class RequestHandler:
         result: Iterable[bytes] | None = None
         try:
             result = self.app(environ, response.start_response)
-            if response.started:
+            if response.started and self._rid_name:
                 response.add_header_once(self._rid_name, self._rid_lower, request_id)
             self._send_body(client, response, result, request_id, environ["REQUEST_METHOD"])
             return True
@@ -309,7 +312,8 @@ class RequestHandler:
                     response.write(chunk)
         if not response.started:
             raise AppError("the app returned without calling start_response()")
-        response.add_header_once(self._rid_name, self._rid_lower, request_id)
+        if self._rid_name:
+            response.add_header_once(self._rid_name, self._rid_lower, request_id)
         self.slot.writing()
         response.finish()
         if response.content_length is not None and response.sent < response.content_length:
@@ -357,9 +361,8 @@ class RequestHandler:
             return False
         response.status_code = 500
         try:
-            client.send(error_response(500, "Internal Server Error",
-                                       extra_headers=[(self.settings.request_id_header.title(),
-                                                       request_id)]))
+            headers = [(self._rid_name, request_id)] if self._rid_name else []
+            client.send(error_response(500, "Internal Server Error", extra_headers=headers))
         except ClientGone:
             pass
         return False

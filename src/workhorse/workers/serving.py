@@ -13,6 +13,7 @@ from typing import Any
 
 from workhorse import SERVER_SOFTWARE
 from workhorse.config import hooks as default_hooks
+from workhorse.config.settings import Config
 from workhorse.http import Limits, ServerConnection
 from workhorse.listeners import Listener
 from workhorse.scoreboard import RequestSlot, Scoreboard
@@ -29,12 +30,12 @@ PROXY_VERSIONS = {"off": frozenset(), "v1": frozenset({1}), "v2": frozenset({2})
 BUSY_IDLE_ATOMS = ("%(busy)", "%(idle)")
 
 
-def http_limits(cfg: Any) -> Limits:
+def http_limits(cfg: Config) -> Limits:
     return Limits(
         max_request_line=int(cfg.limit_request_line),
         max_header_count=int(cfg.limit_request_fields),
         max_header_field_size=int(cfg.limit_request_field_size),
-        max_body_size=int(getattr(cfg, "limit_request_body", 0) or 0),
+        max_body_size=cfg.limit_request_body or 0,
         permit_obsolete_folding=bool(cfg.permit_obsolete_folding),
         permit_unconventional_http_method=bool(cfg.permit_unconventional_http_method),
         permit_unconventional_http_version=bool(cfg.permit_unconventional_http_version),
@@ -49,7 +50,7 @@ def _as_list(value: Any) -> list[str]:
     return [str(part) for part in value or ()]
 
 
-def environ_policy(cfg: Any, *, multithread: bool) -> EnvironPolicy:
+def environ_policy(cfg: Config, *, multithread: bool) -> EnvironPolicy:
     return EnvironPolicy(
         trusted_forwarders=TrustedPeers(_as_list(cfg.forwarded_allow_ips)),
         secure_scheme_headers={
@@ -58,19 +59,19 @@ def environ_policy(cfg: Any, *, multithread: bool) -> EnvironPolicy:
         },
         forwarder_headers=frozenset(name.upper() for name in _as_list(cfg.forwarder_headers)),
         header_map=str(cfg.header_map),
-        script_name=script_name_default(str(getattr(cfg, "root_path", "") or "")),
+        script_name=script_name_default(cfg.root_path or ""),
         multithread=multithread,
         multiprocess=int(cfg.workers) > 1,
     )
 
 
-def environ_builders(cfg: Any, listeners: list[Listener], errors: Any, *,
+def environ_builders(cfg: Config, listeners: list[Listener], errors: Any, *,
                      multithread: bool) -> list[EnvironBuilder]:
     policy = environ_policy(cfg, multithread=multithread)
     return [EnvironBuilder(policy, listener.info, errors, FileWrapper) for listener in listeners]
 
 
-def handler_settings(cfg: Any, log: Any) -> HandlerSettings:
+def handler_settings(cfg: Config, log: Any) -> HandlerSettings:
     return HandlerSettings(
         # 0 means no limit, for the kernel (SO_RCVTIMEO) and for our deadlines.
         header_timeout=float(cfg.header_timeout),
@@ -78,7 +79,7 @@ def handler_settings(cfg: Any, log: Any) -> HandlerSettings:
         send_timeout=float(cfg.send_timeout),
         keepalive=float(cfg.keepalive),
         sendfile=cfg.sendfile is not False,
-        request_id_header=str(getattr(cfg, "request_id_header", "X-Request-ID")).upper(),
+        request_id_header=(cfg.request_id_header or "").upper(),
         trusted_forwarders=TrustedPeers(_as_list(cfg.forwarded_allow_ips)),
         access_log=bool(log.access_log_enabled),
         server_header=SERVER_SOFTWARE,
@@ -87,12 +88,12 @@ def handler_settings(cfg: Any, log: Any) -> HandlerSettings:
     )
 
 
-def needs_busy_idle(cfg: Any, log: Any) -> bool:
+def needs_busy_idle(cfg: Config, log: Any) -> bool:
     fmt = str(cfg.access_log_format or "")
     return bool(log.access_log_enabled) and any(atom in fmt for atom in BUSY_IDLE_ATOMS)
 
 
-def user_hook(cfg: Any, name: str) -> Any:
+def user_hook(cfg: Config, name: str) -> Any:
     """The hook when the user set one, else None (so the request path skips it)."""
     hook = getattr(cfg, name, None)
     if hook is None or hook is getattr(default_hooks, name, None):
@@ -143,7 +144,7 @@ def open_client(worker: Any, handler: RequestHandler, sock: socket.socket, peer:
     return client
 
 
-def tls_support(cfg: Any) -> Any:
+def tls_support(cfg: Config) -> Any:
     """The TLS module and server context when TLS is configured, else (None, None).
 
     Importing :mod:`ssl` costs memory in every worker, so it is only loaded here.

@@ -14,6 +14,7 @@ import socket
 import ssl
 from typing import Any
 
+from workhorse.config.settings import Config
 from workhorse.workers.connection import ClientGone, Connection, ReadTimeout, client_error
 
 
@@ -51,10 +52,12 @@ class TLSConnection(Connection):
         return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
 
-def server_context(cfg: Any, hook: Any) -> ssl.SSLContext:
+def server_context(cfg: Config, hook: Any) -> ssl.SSLContext:
     """The server context from certfile/keyfile/ca_certs/cert_reqs/ciphers, or the hook's."""
 
     def default_context() -> ssl.SSLContext:
+        if not cfg.certfile:
+            raise ValueError("keyfile is set but certfile is not: TLS needs both")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(certfile=cfg.certfile, keyfile=cfg.keyfile)
         context.verify_mode = ssl.VerifyMode(int(cfg.cert_reqs))
@@ -70,7 +73,7 @@ def server_context(cfg: Any, hook: Any) -> ssl.SSLContext:
     return default_context()
 
 
-def wrap(context: ssl.SSLContext, sock: socket.socket, cfg: Any) -> socket.socket | None:
+def wrap(context: ssl.SSLContext, sock: socket.socket, cfg: Config) -> socket.socket | None:
     """The server side of TLS on an accepted socket (None if the handshake failed)."""
     try:
         return context.wrap_socket(sock, server_side=True,

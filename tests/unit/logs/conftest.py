@@ -16,34 +16,17 @@ from typing import Any
 
 import pytest
 
-from workhorse.logs import DEFAULT_ACCESS_LOG_FORMAT, AccessRecord
+from workhorse.config.settings import Config
+from workhorse.logs import AccessRecord
 
 
-@dataclasses.dataclass
-class Settings:
-    """Satisfies workhorse.logs.LogSettings with Gunicorn's defaults."""
-
-    accesslog: str | None = None
-    access_log_format: str = DEFAULT_ACCESS_LOG_FORMAT
-    errorlog: str = "-"
-    loglevel: str = "info"
-    capture_output: bool = False
-    logconfig: str | None = None
-    logconfig_dict: dict[str, Any] = dataclasses.field(default_factory=dict)
-    logconfig_json: str | None = None
-    disable_redirect_access_to_syslog: bool = False
-    syslog: bool = False
-    syslog_addr: str = "udp://localhost:514"
-    syslog_prefix: str | None = None
-    syslog_facility: str = "user"
-    proc_name: str | None = None
-    daemon: bool = False
-    user: int = dataclasses.field(default_factory=os.getuid)
-    group: int = dataclasses.field(default_factory=os.getgid)
+def Settings(**changes: Any) -> Config:
+    """A real Config with Gunicorn's defaults and ``changes``."""
+    return dataclasses.replace(Config(), **changes)
 
 
 @pytest.fixture
-def settings() -> Callable[..., Settings]:
+def settings() -> Callable[..., Config]:
     return Settings
 
 

@@ -183,34 +183,21 @@ CAPTURE_SCRIPT = """
 import os, sys
 from workhorse.logs import Logger
 
-class Cfg:
-    accesslog = None
-    access_log_format = ""
-    errorlog = sys.argv[1]
-    loglevel = "info"
-    capture_output = True
-    logconfig = None
-    logconfig_dict = {}
-    logconfig_json = None
-    disable_redirect_access_to_syslog = False
-    syslog = False
-    syslog_addr = ""
-    syslog_prefix = None
-    syslog_facility = "user"
-    proc_name = None
-    daemon = False
-    user = os.getuid()
-    group = os.getgid()
+import dataclasses
+from workhorse.config.settings import Config
+
+cfg = dataclasses.replace(Config(), accesslog=None, access_log_format="",
+                          errorlog=sys.argv[1], capture_output=True)
 
 print("buffered before setup")
-log = Logger(Cfg())
+log = Logger(cfg)
 print("from print", flush=True)
 sys.stderr.write("from stderr\\n")
 sys.stderr.flush()
 os.write(1, b"raw fd 1\\n")
 os.system("echo from a child process")
 log.info("logged")
-os.rename(Cfg.errorlog, Cfg.errorlog + ".1")
+os.rename(cfg.errorlog, cfg.errorlog + ".1")
 log.reopen_files()
 print("after reopen", flush=True)
 log.info("logged after")

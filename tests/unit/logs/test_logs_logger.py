@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from workhorse.logs import AccessRecord, Logger, LogSettings, LogSetupError
+from workhorse.config.settings import Config
+from workhorse.logs import AccessRecord, Logger, LogSetupError
 from workhorse.logs.handlers import parse_syslog_address
 
 SEED_FORMAT = (
@@ -34,7 +35,7 @@ def lines(path: Path) -> list[str]:
 
 
 def test_a_settings_dataclass_satisfies_the_protocol(settings: Settings) -> None:
-    cfg: LogSettings = settings()
+    cfg: Config = settings()
     assert cfg.errorlog == "-"
 
 

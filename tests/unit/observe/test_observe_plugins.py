@@ -11,6 +11,7 @@ import pytest
 from workhorse.config import load_config
 from workhorse.logs.statsd import StatsdClient
 from workhorse.observe import contract
+from workhorse.observe.appmetrics import AppMetrics
 from workhorse.observe.control import ControlServer
 from workhorse.observe.metrics_http import MetricsServer
 from workhorse.observe.plugins import observe_plugins
@@ -32,16 +33,18 @@ def test_defaults_give_the_control_socket_only(tmp_path: Path) -> None:
 def test_everything_on(tmp_path: Path) -> None:
     cfg = config(tmp_path, "--control-socket-mode", "0660", "--metrics-bind", "127.0.0.1:9101",
                  "--statsd-host", "127.0.0.1:8125", "--enable-backlog-metric")
-    sink = StatsdClient.from_settings(cfg)
-    assert sink is not None
-    plugins = observe_plugins(cfg, app_metrics=lambda: b"", statsd=sink)
-    assert [type(p) for p in plugins] == [ControlServer, MetricsServer, StatsdReporter]
-    control, metrics, reporter = plugins
+    environ = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus")}
+    plugins = observe_plugins(cfg, environ=environ)
+    assert [type(p) for p in plugins] == [ControlServer, MetricsServer, StatsdReporter,
+                                          AppMetrics]
+    control, metrics, reporter, app_metrics = plugins
     assert isinstance(control, ControlServer) and control.mode == 0o660
     assert isinstance(metrics, MetricsServer) and metrics.bind == "127.0.0.1:9101"
-    assert metrics.app_metrics is not None
+    assert isinstance(app_metrics, AppMetrics) and metrics.app_metrics == app_metrics.collect
+    assert app_metrics.directory == environ["PROMETHEUS_MULTIPROC_DIR"]
     assert isinstance(reporter, StatsdReporter) and reporter.backlog_metric is True
-    sink.close()
+    assert isinstance(reporter.sink, StatsdClient)
+    reporter.sink.close()
 
 
 def test_control_socket_disabled(tmp_path: Path) -> None:
