@@ -175,10 +175,11 @@ def test_python_stuck_worker_runs_worker_abort_hook(server_factory, stuck_env, t
     wait_for(marker.exists, message="worker_abort ran")
 
 
-@pytest.mark.parametrize("kind", ["sync", "gthread"])
-def test_an_app_can_extend_its_request_deadline(server_factory, stuck_env, kind):
-    """environ["workhorse.extend_deadline"](seconds) moves this request's deadline."""
-    server = server_factory(["-w", "1", "-k", kind, "-t", str(TIMEOUT), "stuckapp:app"],
+@pytest.mark.slow
+def test_an_app_can_extend_its_request_deadline(server_factory, stuck_env):
+    """environ["workhorse.extend_deadline"](seconds) moves this request's deadline
+    (one live check: both worker kinds take it from the same handler)."""
+    server = server_factory(["-w", "1", "-k", "gthread", "-t", str(TIMEOUT), "stuckapp:app"],
                             env=stuck_env)
     pid = requests.get(server.url + "/pid", timeout=5).text
     slept = requests.get(server.url + f"/sleep?s={TIMEOUT + 1.5}&extend=30", timeout=20)
@@ -190,6 +191,7 @@ def test_an_app_can_extend_its_request_deadline(server_factory, stuck_env, kind)
     assert answer.startswith(b"HTTP/1.1 504")
 
 
+@pytest.mark.slow
 def test_request_finishing_before_deadline_is_never_killed(server_factory, stuck_env):
     server = server_factory(["-w", "1", "-t", str(TIMEOUT), "stuckapp:app"], env=stuck_env)
     pid = requests.get(server.url + "/pid", timeout=5).text
@@ -228,6 +230,7 @@ def count_spawns(log: str) -> int:
     return log.count("Booting worker with pid") + log.count("failed to load the application")
 
 
+@pytest.mark.slow
 def test_failing_boot_backs_off_instead_of_storming(server_factory):
     server = server_factory(["-w", "2", "broken_import:app"], wait=False)
     started = time.monotonic()
@@ -288,3 +291,29 @@ def test_recycling_under_load_fails_nothing(server_factory, stuck_env, action):
             wait_for(lambda: len(server.workers()) == 2)
         wait_for(lambda: traffic.count > 150, 20, message="enough traffic")
     assert traffic.failures == []
+
+
+@pytest.mark.parametrize("hang", ["python", "c"])
+def test_a_worker_hung_in_its_import_does_not_hold_up_a_stop(server_factory, stuck_env,
+                                                            tmp_path, hang):
+    """TERM while the only worker hangs importing the app: the master exits in
+    seconds, not graceful_timeout (a Python hang leaves at once; a C one is
+    killed after a short grace)."""
+    marker = tmp_path / "importing"
+    call = ("time.sleep(600)" if hang == "python" else
+            "import ctypes, socket\n"
+            "listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen(1)\n"
+            "peer = socket.create_connection(listener.getsockname())\n"
+            "ctypes.CDLL(os.environ['STUCK_LIB']).block_recv(peer.fileno())")
+    (tmp_path / "hangs.py").write_text(
+        f"import os, time\nopen({str(marker)!r}, 'w').close()\n{call}\n")
+    server = server_factory(["-w", "1", "--graceful-timeout", "30", "hangs:app"],
+                            cwd=tmp_path, env=stuck_env, wait=False)
+    wait_for(marker.exists, 15, message="the worker importing the app")
+    started = time.monotonic()
+    server.signal(signal.SIGTERM)
+    assert server.wait_exit(15) == 0
+    elapsed = time.monotonic() - started
+    assert elapsed < 10, elapsed
+    if hang == "c":
+        assert "it was still booting" in server.log()

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workhorse import __version__, handoff
+from workhorse.config.settings import Config
 from workhorse.listeners import (
     INHERIT_ENV,
     BindError,
@@ -60,6 +61,7 @@ from workhorse.master.snapshot import Ledger, build
 from workhorse.master.termination import Phase, Termination
 from workhorse.master.watchdog import Watchdog
 from workhorse.observe.backlog import listen_queue
+from workhorse.observe.contract import ObservePlugin
 from workhorse.observe.schema import ListenerInfo, Snapshot
 from workhorse.scoreboard import (
     SLOT_WRITER,
@@ -82,6 +84,8 @@ from workhorse.wsgi.loader import AppImportError, load_app
 MAX_SLEEP = 1.0
 #: Shortest sleep, so a deadline that is due right now cannot make the loop spin.
 MIN_SLEEP = 0.01
+#: How long a worker told to stop while it still boots may take to exit.
+BOOTING_STOP_GRACE = 2.0
 #: Environment variable telling a re-executed master who its predecessor is.
 PARENT_MASTER_ENV = "WORKHORSE_PARENT_MASTER"
 
@@ -141,8 +145,8 @@ class Counters:
 class Arbiter:
     """The master process. Hooks receive it as ``server``/``arbiter``."""
 
-    def __init__(self, cfg: Any, app_uri: str | None, log: Any, *,
-                 reload_config: Callable[[], Any] | None = None,
+    def __init__(self, cfg: Config, app_uri: str | None, log: Any, *,
+                 reload_config: Callable[[], Config] | None = None,
                  argv: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> None:
         self.cfg = cfg
         self.app_uri = app_uri
@@ -166,7 +170,7 @@ class Arbiter:
         self.ledger = Ledger()
         self.board: Scoreboard | None = None
         self.watchdog: Watchdog | None = None
-        self.backoff = BootBackoff(cap=float(getattr(cfg, "boot_backoff_max", 60)))
+        self.backoff = BootBackoff(cap=cfg.boot_backoff_max)
         self.selector = selectors.DefaultSelector()
         self._signals: deque[int] = deque()
         self._wakeup_r = -1
@@ -177,7 +181,8 @@ class Arbiter:
         self._notified_ready = False
         self._next_sample = 0.0
         self._said_rescue_unavailable = False
-        self.plugins: list[Any] = []  # master-side components (control socket, metrics)
+        #: The observe plugins: control socket, metrics endpoint, StatsD (see cli).
+        self.plugins: list[ObservePlugin] = []
         self.relay = Relay(has_pending_data=has_pending_data,
                            answer_unavailable=self._answer_unavailable, close=close_quietly)
 
@@ -217,7 +222,7 @@ class Arbiter:
             self.log.warning("Scoreboard: requests are recorded by the slower Python writer: %s",
                              WHY_PYTHON_WRITER)
         self.watchdog = Watchdog(self.board, timeout=float(cfg.timeout or 0),
-                                 boot_timeout=float(getattr(cfg, "boot_timeout", 0) or 0),
+                                 boot_timeout=cfg.boot_timeout or 0.0,
                                  dump_signal=DUMP_SIGNAL if cfg.timeout_stack_dump else None,
                                  listener_names=[s.sock.getsockname() for s in self.LISTENERS])
         if cfg.is_ssl:
@@ -432,7 +437,7 @@ class Arbiter:
         self.log.info("Reload: starting generation %d next to %d running worker(s)",
                       self.generation, len(self.handles))
 
-    def _apply_new_config(self, cfg: Any) -> None:
+    def _apply_new_config(self, cfg: Config) -> None:
         if list(cfg.bind) != list(self.cfg.bind):
             self.log.warning("bind changed on reload; new addresses need a restart (USR2)")
         old_workers = int(self.cfg.workers)
@@ -442,8 +447,8 @@ class Arbiter:
             self.set_num_workers(int(cfg.workers))
         if self.watchdog is not None:
             self.watchdog.timeout = float(cfg.timeout or 0)
-            self.watchdog.boot_timeout = float(getattr(cfg, "boot_timeout", 0) or 0)
-        self.backoff.cap = float(getattr(cfg, "boot_backoff_max", 60))
+            self.watchdog.boot_timeout = cfg.boot_timeout or 0.0
+        self.backoff.cap = cfg.boot_backoff_max
         self._apply_io_timeouts()
 
     def stop(self, *, graceful: bool) -> None:
@@ -472,6 +477,7 @@ class Arbiter:
             self._stop_deadline = now + MAX_SLEEP
             self._reap_blocking(2.0)
             return not self.handles
+        self._kill_stragglers(now)
         return False
 
     def reexec(self) -> None:
@@ -487,7 +493,7 @@ class Arbiter:
         if pid:
             self.reexec_pid = pid
             if self.pidfile is not None:
-                self.pidfile.rename(self.cfg.pidfile + ".oldbin")
+                self.pidfile.rename(self.pidfile.path + ".oldbin")
             return
         try:
             self._exec_new_master()
@@ -532,10 +538,14 @@ class Arbiter:
         plan = reconcile(self._views(), generation=self.generation, target=self.num_workers)
         for pid, reason in plan.stop:
             self._request_stop(self.handles[pid], reason, signal.SIGTERM)
+        self._kill_stragglers(now)
+
+    def _kill_stragglers(self, now: float) -> None:
         for handle in self.handles.values():
             if handle.kill_after and now >= handle.kill_after and handle.termination is None:
-                self.log.warning("Worker %s did not stop within graceful_timeout; killing it",
-                                 handle.pid)
+                self.log.warning("Worker %s did not stop within %s; killing it", handle.pid,
+                                 "graceful_timeout" if handle.ready_at else
+                                 f"{BOOTING_STOP_GRACE:g}s (it was still booting)")
                 self._kill(handle.pid)
                 handle.kill_after = 0.0
 
@@ -643,7 +653,10 @@ class Arbiter:
             return
         handle.stop_requested_at = time.monotonic()
         handle.stop_reason = reason
-        handle.kill_after = handle.stop_requested_at + float(self.cfg.graceful_timeout)
+        # A booting worker has nothing in flight to finish: a short grace for a
+        # clean exit, then it is killed (its import may hang in C code).
+        grace = BOOTING_STOP_GRACE if handle.booting else self.cfg.graceful_timeout
+        handle.kill_after = handle.stop_requested_at + grace
         self._signal(handle.pid, sig)
 
     def _signal_workers(self, sig: int) -> None:
@@ -708,7 +721,7 @@ class Arbiter:
         if now < self._next_sample:
             return
         self._next_sample = now + MAX_SLEEP
-        limit = int(getattr(self.cfg, "max_worker_memory", 0) or 0)
+        limit = self.cfg.max_worker_memory or 0
         for handle in self.handles.values():
             handle.rss = read_rss(handle.pid)
             if limit and handle.rss > limit and not handle.stopping and not handle.booting:
@@ -730,7 +743,7 @@ class Arbiter:
                 self.reexec_pid = 0
                 self.log.info("Re-executed master %s exited (%s)", pid, _describe_status(status))
                 if self.pidfile is not None:
-                    self.pidfile.rename(self.cfg.pidfile)
+                    self.pidfile.rename(self.pidfile.path.removesuffix(".oldbin"))
                 continue
             handle = self.handles.pop(pid, None)
             if handle is None:

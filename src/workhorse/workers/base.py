@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, NoReturn
 
+from workhorse.config.settings import Config
 from workhorse.listeners import Listener
 from workhorse.scoreboard import ExitReason, Scoreboard
 from workhorse.workers.reloader import start_reloader
@@ -51,7 +52,7 @@ LOOP_TICK = 1.0
 class WorkerContext:
     """Everything a worker gets from the master at fork time."""
 
-    cfg: Any
+    cfg: Config
     log: Any
     app_uri: str | None
     preloaded_app: Callable[..., Any] | None
@@ -196,7 +197,7 @@ class Worker:
     def _drop_privileges(self) -> None:
         uid, gid = int(self.cfg.user), int(self.cfg.group)
         if os.getegid() != gid or os.geteuid() != uid:
-            if getattr(self.cfg, "initgroups", False):
+            if self.cfg.initgroups:
                 import pwd
 
                 os.initgroups(pwd.getpwuid(uid).pw_name, gid)
@@ -225,9 +226,16 @@ class Worker:
         signal.set_wakeup_fd(self._wakeup_w, warn_on_full_buffer=False)
 
     def _on_term(self, signum: int, frame: FrameType | None) -> None:
-        """Graceful stop: finish what is in flight, then exit."""
+        """Graceful stop: finish what is in flight, then exit.
+
+        A worker still booting has nothing in flight: it leaves at once, even
+        from the middle of importing the app (Gunicorn's would wait for the
+        import and be killed at graceful_timeout).
+        """
         self.alive = False
         self.slot_writer.stopping(ExitReason.SHUTDOWN)
+        if not self.booted:
+            raise SystemExit(0)
 
     def _on_quit(self, signum: int, frame: FrameType | None) -> None:
         """Fast stop (INT/QUIT): Gunicorn's worker_int hook, then exit now."""
