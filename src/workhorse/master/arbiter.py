@@ -50,7 +50,7 @@ from workhorse.listeners import (
     inherited_fds,
     parse_bind,
 )
-from workhorse.master import answers, process
+from workhorse.master import answers, loopreport, process
 from workhorse.master.answers import Disposition
 from workhorse.master.backoff import YOUNG_SECONDS, BootBackoff
 from workhorse.master.exits import Departure, StopReason, failed_boot, restart_cause
@@ -119,6 +119,9 @@ class WorkerHandle:
     kill_after: float = 0.0
     termination: Termination | None = None
     dump: bytearray = field(default_factory=bytearray)
+    #: When the last byte of a report the master did not ask for arrived
+    #: (a blocked event loop, see master/loopreport.py); 0: none pending.
+    report_at: float = 0.0
     rss: int = 0
 
     @property
@@ -138,6 +141,7 @@ class Counters:
         default_factory=lambda: dict.fromkeys(RestartCause, 0))
     spawned: int = 0
     timeouts: int = 0
+    loops_blocked: int = 0
     answered_504: int = 0
     answered_503: int = 0
 
@@ -336,7 +340,7 @@ class Arbiter:
     def _sleep_time(self, now: float) -> float:
         wake = now + MAX_SLEEP
         assert self.watchdog is not None
-        deadline = self.watchdog.next_deadline([h.slot for h in self.handles.values()])
+        deadline = self.watchdog.next_deadline([h.slot for h in self.handles.values()], now)
         if deadline is not None:
             wake = min(wake, deadline)
         for handle in self.handles.values():
@@ -344,6 +348,8 @@ class Arbiter:
                 wake = min(wake, handle.termination.next_step_at)
             if handle.kill_after:
                 wake = min(wake, handle.kill_after)
+            if handle.report_at:
+                wake = min(wake, handle.report_at + loopreport.SETTLE)
             if handle.booting and self.watchdog.boot_timeout:
                 wake = min(wake, handle.spawned + self.watchdog.boot_timeout)
         if self.backoff.failing:
@@ -629,6 +635,8 @@ class Arbiter:
                     return
                 if len(handle.dump) < 1_000_000:
                     handle.dump += chunk
+                if handle.termination is None:
+                    handle.report_at = time.monotonic()
         except BlockingIOError:
             pass
         except OSError:
@@ -675,7 +683,25 @@ class Arbiter:
         self._signal(pid, signal.SIGKILL)
 
     # --- watching -------------------------------------------------------------------
+    def _log_loop_reports(self, now: float) -> None:
+        """Blocked-loop reports that are complete: one log record each."""
+        assert self.board is not None
+        for handle in self.handles.values():
+            if not handle.report_at or now - handle.report_at < loopreport.SETTLE:
+                continue
+            handle.report_at = 0.0
+            if handle.termination is not None:
+                continue  # the dump belongs to the termination's record
+            stacks = handle.dump.decode("utf-8", "replace").strip()
+            handle.dump.clear()
+            seen = self.board.read_worker(handle.slot)
+            self.counters.loops_blocked += 1
+            self.log.error("%s", loopreport.describe(
+                handle.pid, handle.slot, seen.loop_blocked_after,
+                self.board.read_busy_requests(handle.slot), stacks, now))
+
     def _watch(self, now: float) -> None:
+        self._log_loop_reports(now)
         watchdog = self.watchdog
         assert watchdog is not None
         for handle in list(self.handles.values()):
@@ -776,6 +802,8 @@ class Arbiter:
             booting=handle.booting,
             served_for=0.0 if handle.booting else now - handle.ready_at)
         cause = restart_cause(gone)
+        # What it timed out itself (an event-loop worker) stays counted.
+        self.counters.timeouts += self.board.read_worker(handle.slot).own_timeouts
         if cause is not None:
             self.counters.restarts[cause] += 1
         if handle.termination is not None:

@@ -7,6 +7,13 @@ worker when a request starts, and moved by progress or by the app). A worker
 still booting past ``boot_timeout`` is overdue. A worker with nothing in
 flight whose loop has not beaten its heartbeat for well over ``timeout`` is
 frozen (a request's own deadline covers the busy case).
+
+An event-loop worker (asgi) ends its own overdue requests (it cancels the
+request's task and answers 504) and keeps serving the others, as long as
+its loop turns. So the master counts one of its requests as overdue only
+when the loop is blocked at the deadline (its heartbeat older than the
+worker's ``loop_blocked_after``), or when the request is still there
+:data:`LOOP_GRACE` after its deadline (the app would not be cancelled).
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ from workhorse.scoreboard import (
 #: Added to the heartbeat limit: an idle worker's loop beats once a second,
 #: so its heartbeat is up to that old without anything being wrong.
 HEARTBEAT_SLACK = 1.5
+#: How long past a deadline an event-loop worker whose loop turns may take to
+#: end the request itself before the master ends the worker.
+LOOP_GRACE = 2.0
 
 
 @dataclass(frozen=True)
@@ -57,11 +67,15 @@ def find_overdue(worker: WorkerSnapshot, requests: Iterable[RequestSnapshot], no
     if worker.state not in (WorkerState.READY, WorkerState.STOPPING):
         return None
     busy = False
+    loop_blocked = worker.event_loop and now - worker.heartbeat > worker.loop_blocked_after
     for request in requests:
         if request.state not in BUSY_STATES:
             continue
         busy = True
-        if request.deadline and now > request.deadline:
+        if not request.deadline:
+            continue
+        past = now - request.deadline
+        if past > 0 and (not worker.event_loop or loop_blocked or past > LOOP_GRACE):
             return Overdue(RestartCause.TIMEOUT, request.thread,
                            f"request exceeded its deadline by {now - request.deadline:.2f}s",
                            request.deadline, request.request_line, now - request.started,
@@ -77,6 +91,20 @@ def find_overdue(worker: WorkerSnapshot, requests: Iterable[RequestSnapshot], no
 
 
 def earliest_deadline(requests: Iterable[RequestSnapshot]) -> float | None:
-    """The earliest deadline of the requests in flight, for the master's sleep."""
+    """The earliest deadline of the requests in flight."""
     deadlines = [r.deadline for r in requests if r.state in BUSY_STATES and r.deadline]
     return min(deadlines) if deadlines else None
+
+
+def next_check(worker: WorkerSnapshot, requests: Iterable[RequestSnapshot],
+               now: float) -> float | None:
+    """When this worker's requests next need a look, for the master's sleep.
+
+    A request's deadline; for an event-loop worker, a deadline already passed
+    needs a look again only when the loop would count as blocked or the
+    grace is over (the loop is ending the request meanwhile).
+    """
+    deadline = earliest_deadline(requests)
+    if deadline is None or not worker.event_loop or deadline > now:
+        return deadline
+    return min(deadline + LOOP_GRACE, worker.heartbeat + worker.loop_blocked_after)

@@ -33,6 +33,7 @@ from workhorse.scoreboard import (
     BUSY_STATES,
     DURATION_BUCKETS,
     QUEUE_BUCKETS,
+    CounterSums,
     RequestSnapshot,
     RequestState,
     Scoreboard,
@@ -62,18 +63,18 @@ class Counts:
     queue_count: int = 0
 
     @classmethod
-    def of(cls, request: RequestSnapshot) -> Counts:
+    def of(cls, sums: CounterSums) -> Counts:
         return cls(
-            requests=request.requests,
-            by_class=list(request.status_classes),
-            bytes_in=request.bytes_in,
-            bytes_out=request.bytes_out,
-            busy_seconds=request.busy_seconds,
-            duration_counts=list(request.duration_buckets),
-            duration_sum=request.duration_sum,
-            queue_counts=list(request.queue_buckets),
-            queue_sum=request.queue_sum,
-            queue_count=request.queue_count,
+            requests=sums.requests,
+            by_class=list(sums.status_classes),
+            bytes_in=sums.bytes_in,
+            bytes_out=sums.bytes_out,
+            busy_seconds=sums.duration_sum,
+            duration_counts=list(sums.duration_buckets),
+            duration_sum=sums.duration_sum,
+            queue_counts=list(sums.queue_buckets),
+            queue_sum=sums.queue_sum,
+            queue_count=sums.queue_count,
         )
 
     def __add__(self, other: Counts) -> Counts:
@@ -110,8 +111,7 @@ class Ledger:
     def live(self, board: Scoreboard, slots: Iterable[int]) -> Counts:
         counts = Counts()
         for slot in slots:
-            for thread in range(board.threads):
-                counts = counts + Counts.of(board.read_request(slot, thread))
+            counts = counts + Counts.of(board.counter_sums(slot))
         return counts
 
     def total(self, board: Scoreboard, slots: Iterable[int]) -> Counts:
@@ -269,7 +269,9 @@ def build(arbiter: Any, listeners: list[ListenerInfo]) -> Snapshot:
             "idle": idle,
             "busy_ratio": round(busy / (busy + idle), 4) if busy + idle else None,
             "restarts": {str(cause): count for cause, count in counters.restarts.items()},
-            "timeouts": counters.timeouts,
+            "timeouts": counters.timeouts + sum(
+                board.read_worker(h.slot).own_timeouts for h in handles),
+            "loops_blocked": counters.loops_blocked,
             "answered_504": counters.answered_504,
             "answered_503": counters.answered_503,
             "boot_failures_in_a_row": backoff.failures,

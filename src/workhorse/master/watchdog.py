@@ -19,7 +19,7 @@ import signal
 from typing import Any
 
 from workhorse.master import rescue
-from workhorse.master.deadlines import Overdue, earliest_deadline, find_overdue, frozen_after
+from workhorse.master.deadlines import Overdue, find_overdue, frozen_after, next_check
 from workhorse.master.termination import (
     DUMP_WAIT,
     Phase,
@@ -53,7 +53,8 @@ class Watchdog:
 
     # --- finding overdue work ----------------------------------------------------
     def requests(self, slot: int) -> list[RequestSnapshot]:
-        return [self.board.read_request(slot, t) for t in range(self.board.threads)]
+        """The requests in flight in a worker (an event-loop worker has hundreds of slots)."""
+        return self.board.read_busy_requests(slot)
 
     def check(self, slot: int, now: float) -> Overdue | None:
         """Whether the worker in ``slot`` must be ended, and why."""
@@ -63,10 +64,10 @@ class Watchdog:
     def frozen_after(self) -> float:
         return frozen_after(self.timeout)
 
-    def next_deadline(self, slots: list[int]) -> float | None:
-        """The earliest deadline of any request in flight, for the master's sleep."""
-        found = [d for d in (earliest_deadline(self.requests(slot)) for slot in slots)
-                 if d is not None]
+    def next_deadline(self, slots: list[int], now: float) -> float | None:
+        """When a request in flight next needs a look, for the master's sleep."""
+        found = [d for d in (next_check(self.board.read_worker(slot), self.requests(slot), now)
+                             for slot in slots) if d is not None]
         return min(found) if found else None
 
     # --- ending a worker ----------------------------------------------------------

@@ -182,9 +182,13 @@ def _supervision_families(snapshot: Snapshot) -> Iterator[Family]:
         restarts.add(count, "_total", cause=cause)
     yield restarts
     timeouts = _counter("timeouts", "Requests that overran their deadline (the worker was"
-                        " ended).")
+                        " ended, or an event-loop worker cancelled the request).")
     timeouts.add(summary["timeouts"], "_total")
     yield timeouts
+    blocked = _counter("loop_blocked", "Times an event-loop worker's loop did not turn for"
+                       " blocked_loop_timeout (each logged with the blocking stack).")
+    blocked.add(summary["loops_blocked"], "_total")
+    yield blocked
     answers = _counter("master_responses", "Responses the master sent for a worker it ended"
                        " (504) or for requests it turned away (503).")
     answers.add(summary["answered_504"], "_total", code="504")

@@ -102,6 +102,7 @@ class Summary(TypedDict):
     busy_ratio: float | None
     restarts: dict[str, int]  # cause -> count since the master started
     timeouts: int
+    loops_blocked: int  # event loops reported blocked (asgi workers)
     answered_504: int
     answered_503: int
     boot_failures_in_a_row: int

@@ -130,7 +130,9 @@ def _trouble_lines(snapshot: Snapshot) -> list[str]:
     lines = [
         _line("Restarts", restarts),
         _line("Timeouts", f"{summary['timeouts']}; answered by the master: 504 x"
-              f" {summary['answered_504']}, 503 x {summary['answered_503']}"),
+              f" {summary['answered_504']}, 503 x {summary['answered_503']}"
+              + (f"; event loops blocked: {summary['loops_blocked']}"
+                 if summary.get("loops_blocked") else "")),
     ]
     if summary["boot_failures_in_a_row"]:
         wait = summary["next_spawn_in"]

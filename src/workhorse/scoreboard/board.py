@@ -97,6 +97,13 @@ W_CONNECTIONS = 8  # open client connections held by the worker (gthread keep-al
 #: it takes the idle keep-alive connections of this worker when it stops
 #: (to pass them to a sibling), 0 when it cannot (the whole server stops).
 W_TAKES_IDLE = 9
+#: An event-loop worker (asgi) says at ready after how long without a turn
+#: its loop counts as blocked (float seconds; 0: not an event-loop worker).
+#: Such a worker ends its own overdue requests while its loop turns; the
+#: master steps in when the loop is blocked (see master/deadlines.py).
+W_LOOP_BLOCKED_AFTER = 10
+#: Requests an event-loop worker timed out itself (cancelled and answered).
+W_OWN_TIMEOUTS = 11
 WORKER_WORDS = 16
 WORKER_SLOT_SIZE = WORKER_WORDS * WORD
 
@@ -167,6 +174,13 @@ class WorkerSnapshot:
     heartbeat: float
     exit_reason: ExitReason
     connections: int
+    loop_blocked_after: float = 0.0
+    own_timeouts: int = 0
+
+    @property
+    def event_loop(self) -> bool:
+        """An event-loop worker: it ends its own overdue requests while its loop turns."""
+        return self.loop_blocked_after > 0
 
 
 @dataclass(frozen=True)
@@ -194,6 +208,24 @@ class RequestSnapshot:
     request_line: str
     client: str
     request_id: str
+
+
+@dataclass(frozen=True)
+class CounterSums:
+    """A worker's request counters summed over its request slots."""
+
+    status_classes: tuple[int, ...]
+    duration_sum: float
+    duration_buckets: tuple[int, ...]
+    queue_sum: float
+    queue_count: int
+    queue_buckets: tuple[int, ...]
+    bytes_in: int
+    bytes_out: int
+
+    @property
+    def requests(self) -> int:
+        return sum(self.duration_buckets)
 
 
 class Scoreboard:
@@ -306,6 +338,48 @@ class Scoreboard:
             heartbeat=floats[W_HEARTBEAT],
             exit_reason=_exit_reason(ints[W_EXIT_REASON]),
             connections=ints[W_CONNECTIONS],
+            loop_blocked_after=floats[W_LOOP_BLOCKED_AFTER],
+            own_timeouts=ints[W_OWN_TIMEOUTS],
+        )
+
+    def busy_threads(self, index: int) -> list[int]:
+        """The request slots of a worker with a request in flight, without copying any.
+
+        One strided read of the slots' state words: an event-loop worker has
+        hundreds of slots, and the master looks at them every tick.
+        """
+        first = self.request_base(index, 0) + R_STATE_SEQ
+        words = REQUEST_SLOT_SIZE // WORD
+        states = self._ints[first : first + self.threads * words : words].tolist()
+        return [thread for thread, word in enumerate(states) if word & STATE_MASK]
+
+    def read_busy_requests(self, index: int) -> list[RequestSnapshot]:
+        """Consistent copies of the slots :meth:`busy_threads` names (still busy or not)."""
+        return [self.read_request(index, thread) for thread in self.busy_threads(index)]
+
+    def counter_sums(self, index: int) -> CounterSums:
+        """Every counter of a worker's request slots, summed (strided reads, no copies)."""
+        words = REQUEST_SLOT_SIZE // WORD
+        first = self.request_base(index, 0)
+        end = first + self.threads * words
+        ints, floats = self._ints, self._floats
+
+        def total(word: int) -> int:
+            return sum(ints[first + word : end : words])
+
+        def total_float(word: int) -> float:
+            return math.fsum(floats[first + word : end : words])
+
+        nd, nq = len(DURATION_BUCKETS) + 1, len(QUEUE_BUCKETS) + 1
+        return CounterSums(
+            status_classes=tuple(total(R_STATUS_CLASSES + i) for i in range(5)),
+            duration_sum=total_float(R_DURATION_SUM),
+            duration_buckets=tuple(total(R_DURATION_BUCKETS + i) for i in range(nd)),
+            queue_sum=total_float(R_QUEUE_SUM),
+            queue_count=total(R_QUEUE_COUNT),
+            queue_buckets=tuple(total(R_QUEUE_BUCKETS + i) for i in range(nq)),
+            bytes_in=total(R_BYTES_IN),
+            bytes_out=total(R_BYTES_OUT),
         )
 
     def read_request(self, index: int, thread: int) -> RequestSnapshot:
@@ -457,6 +531,13 @@ class WorkerSlotWriter:
 
     def set_connections(self, count: int) -> None:
         self._ints[self._base + W_CONNECTIONS] = count
+
+    def event_loop(self, blocked_after: float) -> None:
+        """This worker runs an event loop, blocked after ``blocked_after`` without a turn."""
+        self._floats[self._base + W_LOOP_BLOCKED_AFTER] = blocked_after
+
+    def count_own_timeout(self) -> None:
+        self._ints[self._base + W_OWN_TIMEOUTS] += 1
 
     def master_takes_idle(self) -> bool:
         """Whether the master takes this worker's idle connections when it stops."""

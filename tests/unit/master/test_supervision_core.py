@@ -16,9 +16,11 @@ from workhorse.master.answers import Disposition, disposition, response
 from workhorse.master.backoff import BASE_DELAY, BootBackoff
 from workhorse.master.deadlines import (
     HEARTBEAT_SLACK,
+    LOOP_GRACE,
     earliest_deadline,
     find_overdue,
     frozen_after,
+    next_check,
 )
 from workhorse.master.exits import (
     APP_LOAD_ERROR,
@@ -150,6 +152,67 @@ def test_the_earliest_deadline_wakes_the_master():
     board.begin(0, 1000.0)
     board.begin(1, 995.0)
     assert earliest_deadline(board.board.read_request(0, t) for t in range(2)) == 1025.0
+
+
+# --- event-loop workers -----------------------------------------------------------------
+
+
+def loop_board(blocked_after: float = 1.0) -> Board:
+    board = Board()
+    board.ready()
+    board.worker.event_loop(blocked_after)
+    return board
+
+
+def test_a_turning_loop_ends_its_own_overdue_requests_the_master_waits():
+    board = loop_board()
+    board.begin(1, 1000.0)
+    board.worker.heartbeat(1030.4)  # the loop turned a moment ago
+    assert board.overdue(1030.5) is None
+    board.worker.heartbeat(1031.8)  # and keeps turning
+    assert board.overdue(1030.0 + LOOP_GRACE - 0.1) is None
+    # Still there after the grace: the app would not be cancelled.
+    board.worker.heartbeat(1032.0)
+    found = board.overdue(1030.0 + LOOP_GRACE + 0.1)
+    assert found is not None and found.cause == RestartCause.TIMEOUT and found.thread == 1
+
+
+def test_a_blocked_loop_at_a_deadline_is_the_masters_to_end():
+    board = loop_board(blocked_after=1.0)
+    board.begin(0, 1000.0)
+    board.worker.heartbeat(1029.0)  # no turn for 1.5 s at the deadline
+    found = board.overdue(1030.5)
+    assert found is not None and found.cause == RestartCause.TIMEOUT
+
+
+def test_the_master_sleeps_until_a_loop_could_count_as_blocked():
+    board = loop_board(blocked_after=1.0)
+    board.begin(0, 1000.0)
+    board.worker.heartbeat(1030.2)
+    requests = [board.board.read_request(0, t) for t in range(2)]
+    worker = board.board.read_worker(0)
+    assert next_check(worker, requests, 1020.0) == 1030.0  # before: the deadline
+    assert next_check(worker, requests, 1030.3) == pytest.approx(1031.2)  # beat + 1 s
+    board.worker.heartbeat(1031.9)
+    worker = board.board.read_worker(0)
+    assert next_check(worker, requests, 1031.95) == pytest.approx(1030.0 + LOOP_GRACE)
+
+
+def test_busy_slots_and_counters_are_read_without_copying_every_slot():
+    board = Board()
+    board.ready()
+    assert board.board.busy_threads(0) == []
+    board.begin(1, 1000.0)
+    assert board.board.busy_threads(0) == [1]
+    board.threads[1].end(200, 1000.2, 100, 50)
+    board.threads[1].flush(1e12)
+    board.begin(0, 1001.0)
+    board.threads[0].end(503, 1001.5, 10, 5)
+    board.threads[0].flush(1e12)
+    sums = board.board.counter_sums(0)
+    assert sums.requests == 2 and sums.status_classes == (0, 1, 0, 0, 1)
+    assert (sums.bytes_in, sums.bytes_out) == (110, 55)
+    assert sums.duration_sum == pytest.approx(0.7)
 
 
 # --- termination -------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def make_snapshot() -> Snapshot:
                  "idle": 3, "busy_ratio": 0.5,
                  "restarts": {**dict.fromkeys(CAUSES, 0), "timeout": 2, "crash": 1,
                               "max_requests": 14},
-                 "timeouts": 2, "answered_504": 2, "answered_503": 0,
+                 "timeouts": 2, "loops_blocked": 1, "answered_504": 2, "answered_503": 0,
                  "boot_failures_in_a_row": 0, "next_spawn_in": None},
         window={"seconds": 60.0, "requests": 744, "rps": 12.4, "duration_p50": 0.012,
                 "duration_p90": 0.08, "duration_p99": 1.2, "queue_p50": 0.0004,

@@ -35,7 +35,7 @@ Last 60s   12.4 req/s (744 requests)
            duration  p50 12ms     p90 80ms     p99 1.20s
            queue     p50 0.40ms   p90 2.0ms    p99 40ms
 Restarts   crash 1, max_requests 14, timeout 2
-Timeouts   2; answered by the master: 504 x 2, 503 x 0
+Timeouts   2; answered by the master: 504 x 2, 503 x 0; event loops blocked: 1
 
 Map        A_ RW __ SS
 Legend     "." empty slot (no worker)                  "S" starting (worker booting)
