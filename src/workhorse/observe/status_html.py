@@ -89,7 +89,9 @@ def _figure(key: str, value: object) -> str:
 
 
 def _meter(value: float, maximum: float, label: str) -> str:
-    return (f'<meter min="0" max="{text(maximum)}" value="{text(value)}"'
+    """A gauge that turns yellow from half full and red from 90 % (lower is better)."""
+    return (f'<meter min="0" max="{text(maximum)}" low="{text(maximum * 0.5)}"'
+            f' high="{text(maximum * 0.9)}" optimum="0" value="{text(value)}"'
             f' aria-label="{text(label)}"></meter>')
 
 

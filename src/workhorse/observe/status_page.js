@@ -97,7 +97,9 @@
 
   // --- the cards --------------------------------------------------------------------------
   const figure = (key, value) => el("b", {"data-k": key}, String(value));
-  const meter = (value, max, label) => el("meter", {min: 0, max, value, "aria-label": label});
+  // Yellow from half full, red from 90 % (the master's HTML sets the same).
+  const meter = (value, max, label) => el("meter", {
+    min: 0, max, low: max * 0.5, high: max * 0.9, optimum: 0, value, "aria-label": label});
   function card(title, lines, alert) {
     return el("div", {class: alert ? "card alert" : "card"}, el("h3", {}, title),
               ...lines.map((parts) => el("p", {}, ...parts)));
@@ -205,22 +207,26 @@
   const HEIGHT = 96;
   const TOP = 14;
   const BOTTOM = 14;
+  const ago = (span) => (span < 120 ? `${Math.round(span)}s` : `${Math.round(span / 60)}m`);
   function niceMax(values, floor) {
     const top = Math.max(floor, ...values.filter((v) => v !== null));
     const step = 10 ** Math.floor(Math.log10(top));
     return [1, 2, 5, 10].map((m) => m * step).find((v) => v >= top);
   }
   function chart(hist, title, series, {max, floor, format}) {
+    // The plots span the samples there are (a young master has only seconds of them),
+    // up to the ring's span.
     const end = hist.at[hist.at.length - 1];
-    const start = end - hist.span;
+    const spanned = Math.max(end - hist.at[0], hist.interval);
+    const start = end - spanned;
     const top = max || niceMax(series.flatMap((s) => s.values), floor);
-    const x = (at) => (((at - start) / hist.span) * WIDTH).toFixed(1);
+    const x = (at) => (((at - start) / spanned) * WIDTH).toFixed(1);
     const y = (v) => (TOP + (1 - Math.min(v, top) / top) * (HEIGHT - TOP - BOTTOM)).toFixed(1);
     const plot = svg("svg", {viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", "aria-label": title},
       svg("line", {class: "axis", x1: 0, x2: WIDTH, y1: y(0), y2: y(0)}),
       svg("line", {class: "axis", x1: 0, x2: WIDTH, y1: TOP, y2: TOP}),
       svg("text", {x: 0, y: TOP - 3}, format(top)),
-      svg("text", {x: 0, y: HEIGHT - 2}, `-${Math.round(hist.span / 60)}m`),
+      svg("text", {x: 0, y: HEIGHT - 2}, `-${ago(spanned)}`),
       svg("text", {x: WIDTH, y: HEIGHT - 2, "text-anchor": "end"}, "now"));
     for (const event of hist.events.filter((e) => e.at >= start)) {
       const what = event.kind === "timeout" ? "timeout(s)" : `restart(s), ${event.cause}`;
@@ -244,7 +250,7 @@
   }
   function plots(hist) {
     if (!hist.at.length) return [el("p", {class: "muted"}, "The first samples are being taken.")];
-    const spanned = `${Math.round(hist.span / 60)} minutes, one point every ${hist.interval}s`;
+    const kept = `up to ${Math.round(hist.span / 60)} minutes, one point every ${hist.interval}s`;
     const rate = (v) => (v === null || v === undefined ? "-" : `${+v.toPrecision(3)}/s`);
     const count = (v) => (v === null || v === undefined ? "-" : String(Math.round(v)));
     const byClass = STATUS_CLASSES.map((c, i) => ({key: `k${i}`, label: c, values: hist.rps[c]}))
@@ -261,7 +267,7 @@
             {floor: 0.001, format: seconds}),
       chart(hist, "Backlog", [{key: "k0", label: "waiting", values: hist.backlog}],
             {floor: 1, format: count}),
-      el("p", {class: "keys"}, `Last ${spanned}. Marks: `,
+      el("p", {class: "keys"}, `The last minutes (${kept}). Marks: `,
          el("span", {class: "key k3"}, "restart"), el("span", {class: "key k4"}, "timeout")),
     ];
   }
