@@ -11,6 +11,10 @@ and every view renders it, so they all agree. The parts:
 - :mod:`.control`: the control socket (JSON commands) as a master plugin;
 - :mod:`.prometheus`, :mod:`.metrics_http`: metrics text and the
   ``/metrics``, ``/healthz``, ``/readyz`` endpoint as a master plugin;
+- :mod:`.status_page`, :mod:`.status_html`: the ``/status`` page for browsers
+  on the metrics listener (its style and script are ``status_page.css`` and
+  ``status_page.js``, inlined), and :mod:`.history`: the ring of the last
+  minutes it plots, sampled as a master plugin;
 - :mod:`.statsd`: server-wide gauges to StatsD as a master plugin;
 - :mod:`.plugins`: the plugins a configuration asks for;
 - :mod:`.client`, :mod:`.view`, :mod:`.status`: ``workhorse status`` and

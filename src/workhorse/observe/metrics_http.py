@@ -14,7 +14,9 @@ snapshot:
   format 0.0.4, followed by the application's metrics if a source is given;
 - ``/healthz``: 200 "ok" (the master's loop is alive: it answered);
 - ``/readyz``: 200 when a ready worker has an idle request slot, i.e. a
-  request sent now would be taken at once; else 503 with the reason.
+  request sent now would be taken at once; else 503 with the reason;
+- ``/status``, ``/status.json``, ``/status/history.json``: the status page
+  for browsers (:mod:`workhorse.observe.status_page`, which builds them).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from workhorse.http import (
     ServerConnection,
     complete_response,
 )
+from workhorse.observe import status_page
+from workhorse.observe.history import HistorySampler
 from workhorse.observe.oneshot import CLIENT_TIMEOUT, MAX_CONNECTIONS, OneShotServer
 from workhorse.observe.prometheus import (
     CONTENT_TYPE_OPENMETRICS,
@@ -133,22 +137,25 @@ class MetricsServer(OneShotServer):
     def __init__(self, bind: str, app_metrics: AppMetrics | None = None, *,
                  app_metrics_openmetrics: AppMetrics | None = None,
                  client_timeout: float = CLIENT_TIMEOUT,
-                 max_connections: int = MAX_CONNECTIONS) -> None:
+                 max_connections: int = MAX_CONNECTIONS,
+                 history: HistorySampler | None = None) -> None:
         super().__init__(client_timeout=client_timeout, max_connections=max_connections)
         self.bind = bind
         self.app_metrics = app_metrics
         self.app_metrics_openmetrics = app_metrics_openmetrics
+        self.history = history
         self._identity: FileIdentity | None = None
         self._path = ""
 
     @classmethod
     def from_config(cls, cfg: Config, app_metrics: AppMetrics | None = None, *,
-                    app_metrics_openmetrics: AppMetrics | None = None) -> MetricsServer | None:
+                    app_metrics_openmetrics: AppMetrics | None = None,
+                    history: HistorySampler | None = None) -> MetricsServer | None:
         """The server ``metrics_bind`` asks for; None when it is unset."""
         if not cfg.metrics_bind:
             return None
         return cls(cfg.metrics_bind, app_metrics,
-                   app_metrics_openmetrics=app_metrics_openmetrics)
+                   app_metrics_openmetrics=app_metrics_openmetrics, history=history)
 
     # --- socket ----------------------------------------------------------------------
     def open_listener(self) -> socket.socket:
@@ -198,7 +205,9 @@ class MetricsServer(OneShotServer):
             return response(200, b"ok\n", head_only=head_only)
         if path == "/readyz":
             return self._readyz(head_only)
-        return response(404, b"not found: try /metrics, /healthz or /readyz\n",
+        if status_page.serves(path):
+            return self._status_page(path, head_only)
+        return response(404, b"not found: try /metrics, /healthz, /readyz or /status\n",
                         head_only=head_only)
 
     def _metrics(self, accept: str, head_only: bool) -> bytes:
@@ -224,6 +233,13 @@ class MetricsServer(OneShotServer):
         assert self._arbiter is not None
         ready, reason = readiness(self._arbiter.snapshot())
         return response(200 if ready else 503, f"{reason}\n".encode(), head_only=head_only)
+
+    def _status_page(self, path: str, head_only: bool) -> bytes:
+        assert self._arbiter is not None
+        history = self.history.document if self.history is not None else None
+        page = status_page.answer(path, self._arbiter.snapshot, history)
+        return response(page.status, page.body, content_type=page.content_type,
+                        head_only=head_only, extra=page.headers)
 
     def too_large(self) -> bytes:
         return response(431, f"request head larger than {MAX_HEAD} bytes\n".encode())

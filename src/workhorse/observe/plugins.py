@@ -4,8 +4,9 @@ Strategy: one function maps the settings to plugins, and every plugin's
 "is it on?" rule lives here, next to them: the control socket unless
 ``control_socket_disable``; the metrics endpoint when ``metrics_bind`` is
 set, with the app's own ``prometheus_client`` metrics merged in when that
-library is installed; StatsD gauges when ``statsd_host`` is set. The master
-calls each through :class:`~workhorse.observe.contract.ObservePlugin`.
+library is installed, and the history of the last minutes its status page
+plots; StatsD gauges when ``statsd_host`` is set. The master calls each
+through :class:`~workhorse.observe.contract.ObservePlugin`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from workhorse.logs.statsd import StatsdClient
 from workhorse.observe.appmetrics import AppMetrics
 from workhorse.observe.contract import ObservePlugin
 from workhorse.observe.control import ControlServer
+from workhorse.observe.history import HistorySampler
 from workhorse.observe.metrics_http import MetricsServer
 from workhorse.observe.statsd import StatsdReporter
 
@@ -33,11 +35,13 @@ def observe_plugins(cfg: Config, *,
     if control is not None:
         plugins.append(control)
     app_metrics = AppMetrics.setup(environ) if cfg.metrics_bind else None
+    history = HistorySampler()
     metrics = MetricsServer.from_config(
         cfg, app_metrics.collect if app_metrics else None,
-        app_metrics_openmetrics=app_metrics.collect_openmetrics if app_metrics else None)
+        app_metrics_openmetrics=app_metrics.collect_openmetrics if app_metrics else None,
+        history=history)
     if metrics is not None:
-        plugins.append(metrics)
+        plugins += [metrics, history]  # sampled only for the status page it serves
     statsd = StatsdClient.from_settings(cfg)
     if statsd is not None:
         plugins.append(StatsdReporter(statsd, backlog_metric=cfg.enable_backlog_metric))

@@ -132,3 +132,40 @@ class Snapshot(TypedDict):
     listeners: list[ListenerInfo]
     map: str  # one character per request slot of every live worker, in slot order
     workers: list[WorkerInfo]
+
+
+# --- the last minutes, for the status page's plots (observe.history) -----------------------
+HISTORY_SCHEMA_VERSION = 1
+
+
+class HistoryEvent(TypedDict):
+    """Restarts or timeouts that happened between two samples."""
+
+    at: float  # Unix time of the sample that saw them
+    kind: str  # "timeout" | "restart"
+    cause: str  # the restart cause (as in Summary.restarts); "" for a timeout
+    count: int
+
+
+class History(TypedDict):
+    """The last minutes as columns, oldest sample first; one entry per sample.
+
+    Rates and percentiles describe the interval that ends at the sample
+    (from the difference of the cumulative counters), so the first sample
+    the master takes is a starting point only and appears in no column.
+    """
+
+    schema: int
+    interval: float  # seconds between samples
+    span: float  # seconds the ring holds at most
+    at: list[float]  # Unix time of each sample
+    busy: list[int]
+    idle: list[int]
+    busy_ratio: list[float | None]
+    rps: dict[str, list[float]]  # requests per second by status class, "1xx".."5xx"
+    duration_p50: list[float | None]
+    duration_p99: list[float | None]
+    queue_p50: list[float | None]
+    queue_p99: list[float | None]
+    backlog: list[int | None]  # connections waiting over all listeners (None: unknown)
+    events: list[HistoryEvent]

@@ -13,6 +13,7 @@ from workhorse.logs.statsd import StatsdClient
 from workhorse.observe import contract
 from workhorse.observe.appmetrics import AppMetrics
 from workhorse.observe.control import ControlServer
+from workhorse.observe.history import HistorySampler
 from workhorse.observe.metrics_http import MetricsServer
 from workhorse.observe.plugins import observe_plugins
 from workhorse.observe.statsd import StatsdReporter
@@ -35,13 +36,14 @@ def test_everything_on(tmp_path: Path) -> None:
                  "--statsd-host", "127.0.0.1:8125", "--enable-backlog-metric")
     environ = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus")}
     plugins = observe_plugins(cfg, environ=environ)
-    assert [type(p) for p in plugins] == [ControlServer, MetricsServer, StatsdReporter,
-                                          AppMetrics]
-    control, metrics, reporter, app_metrics = plugins
+    assert [type(p) for p in plugins] == [ControlServer, MetricsServer, HistorySampler,
+                                          StatsdReporter, AppMetrics]
+    control, metrics, history, reporter, app_metrics = plugins
     assert isinstance(control, ControlServer) and control.mode == 0o660
     assert isinstance(metrics, MetricsServer) and metrics.bind == "127.0.0.1:9101"
     assert isinstance(app_metrics, AppMetrics) and metrics.app_metrics == app_metrics.collect
     assert app_metrics.directory == environ["PROMETHEUS_MULTIPROC_DIR"]
+    assert metrics.history is history  # the status page plots what the master samples
     assert isinstance(reporter, StatsdReporter) and reporter.backlog_metric is True
     assert isinstance(reporter.sink, StatsdClient)
     reporter.sink.close()
