@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from workhorse.config.errors import ConfigError
+from workhorse.config import worker_classes
 from workhorse.config.registry import SettingInfo, iter_settings
 from workhorse.config.sections import (
     HTTP2,
@@ -31,18 +31,6 @@ from workhorse.config.sections import (
     ServerMechanics,
     ServerSocket,
     WorkerProcesses,
-)
-
-_SYNC_NAMES = frozenset(
-    {"sync", "gunicorn.workers.sync.SyncWorker", "workhorse.workers.sync", "egg:gunicorn#sync"}
-)
-_GTHREAD_NAMES = frozenset(
-    {
-        "gthread",
-        "gunicorn.workers.gthread.ThreadWorker",
-        "workhorse.workers.gthread",
-        "egg:gunicorn#gthread",
-    }
 )
 
 
@@ -69,15 +57,8 @@ class Config(
 
     @property
     def worker_class_name(self) -> str:
-        """``"sync"`` or ``"gthread"``; sync with threads > 1 is gthread, as in Gunicorn."""
-        name = self.worker_class
-        if name in _SYNC_NAMES:
-            return "gthread" if self.threads > 1 else "sync"
-        if name in _GTHREAD_NAMES:
-            return "gthread"
-        raise ConfigError(
-            f"worker_class: {name!r} is not supported by workhorse; accepted: sync, gthread"
-        )
+        """The worker kind: "sync", "gthread" or "asgi" (see config/worker_classes.py)."""
+        return worker_classes.kind_of(self.worker_class, self.threads)
 
     @property
     def proc_name_or_default(self) -> str:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workhorse import __version__, handoff
+from workhorse.config import worker_classes
 from workhorse.config.settings import Config
 from workhorse.listeners import (
     INHERIT_ENV,
@@ -77,7 +78,7 @@ from workhorse.workers.base import (
     Worker,
     WorkerContext,
 )
-from workhorse.workers.registry import worker_class
+from workhorse.workers.registry import request_slots, worker_class
 from workhorse.wsgi.loader import AppImportError, load_app
 
 #: Longest the master sleeps: the tick for heartbeats, RSS samples, the parent check.
@@ -220,7 +221,7 @@ class Arbiter:
         self._open_listeners()
         self._preload()
         capacity = max(64, 4 * self.num_workers)
-        self.board = Scoreboard(capacity, max(1, int(cfg.threads)))
+        self.board = Scoreboard(capacity, request_slots(cfg))
         if SLOT_WRITER != "c":
             # Works the same, but costs small requests about a fifth of their rate.
             self.log.warning("Scoreboard: requests are recorded by the slower Python writer: %s",
@@ -238,6 +239,9 @@ class Arbiter:
         for listener in self.LISTENERS:
             self.log.info("Listening at: %s (%s)", listener, self.pid)
         self.log.info("Using worker: %s", cfg.worker_class_name)
+        note = worker_classes.alias_note(cfg.worker_class)
+        if note:
+            self.log.info("%s", note)
         process.set_process_title(f"workhorse-m {cfg.proc_name_or_default}"[:15])
         self._call_hook("when_ready", self)
 

@@ -1,4 +1,4 @@
-"""Which worker class runs for a ``worker_class`` setting.
+"""Which worker class runs for a ``worker_class`` setting, and how many request slots it needs.
 
 Strategy: the master only needs the :class:`~workhorse.workers.base.Worker`
 contract; the module with a kind's I/O loop is imported here, by name, when
@@ -9,12 +9,24 @@ from __future__ import annotations
 
 import importlib
 
+from workhorse.config.settings import Config
 from workhorse.workers.base import Worker
 
 KINDS = {
     "sync": ("workhorse.workers.sync", "SyncWorker"),
     "gthread": ("workhorse.workers.gthread", "ThreadWorker"),
+    "asgi": ("workhorse.workers.asgi", "AsgiWorker"),
 }
+#: Most requests in flight one event-loop worker shows on the scoreboard (and
+#: serves at once: more wait for a slot). A slot is under a kilobyte.
+MAX_LOOP_SLOTS = 4096
+
+
+def request_slots(cfg: Config) -> int:
+    """Request slots per worker: one per thread, or per concurrent request of an event loop."""
+    if cfg.worker_class_name == "asgi":
+        return max(1, min(cfg.worker_connections or MAX_LOOP_SLOTS, MAX_LOOP_SLOTS))
+    return max(1, cfg.threads if cfg.worker_class_name == "gthread" else 1)
 
 
 def worker_class(kind: str) -> type[Worker]:

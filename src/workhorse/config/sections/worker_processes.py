@@ -11,7 +11,6 @@ from workhorse.config.registry import Support, setting
 
 SECTION = "Worker Processes"
 
-_ASGI = "workhorse serves WSGI applications only; there is no ASGI worker"
 
 
 @dataclass(init=False, repr=False, eq=False)
@@ -172,9 +171,7 @@ class WorkerProcesses:
         flags=("--asgi-loop",),
         metavar="STRING",
         convert=c.choice("auto", "asyncio", "uvloop"),
-        support=Support.ACCEPTED,
-        note=_ASGI,
-        help="Event loop for the ASGI worker.",
+        help="Event loop of the asgi worker: uvloop when installed (auto), or asyncio.",
     )
     asgi_lifespan: str = setting(
         "auto",
@@ -182,9 +179,12 @@ class WorkerProcesses:
         flags=("--asgi-lifespan",),
         metavar="STRING",
         convert=c.choice("auto", "on", "off"),
-        support=Support.ACCEPTED,
-        note=_ASGI,
-        help="Whether the ASGI worker runs the lifespan protocol.",
+        help="Whether the asgi worker runs the app's lifespan startup and shutdown.",
+        details=(
+            "auto: run it, and serve anyway if the app does not speak it; on: an app"
+            " that does not complete its startup fails to boot; off: never. A failing"
+            " startup is a failed boot (logged with the app's error, backed off)."
+        ),
     )
     asgi_disconnect_grace_period: int = setting(
         3,
@@ -192,9 +192,34 @@ class WorkerProcesses:
         flags=("--asgi-disconnect-grace-period",),
         metavar="INT",
         convert=c.non_negative_int,
-        support=Support.ACCEPTED,
-        note=_ASGI,
         help="Seconds an ASGI app gets to finish after its client disconnects.",
+        details="After that its task is cancelled: no request task outlives its client.",
+    )
+    blocked_loop_timeout: float = setting(
+        1.0,
+        section=SECTION,
+        flags=("--blocked-loop-timeout",),
+        metavar="SECONDS",
+        convert=c.seconds,
+        support=Support.NEW,
+        help="Report an event loop that has not turned for this long, with the blocking "
+             "call's stack (0: off).",
+        details=(
+            "The asgi worker's loop serves every request of the worker, so one blocking call"
+            " in an async view (time.sleep, a blocking client, CPU work) freezes them all."
+            " The worker's own watchdog thread writes the stack of the call that blocks the"
+            " loop, and the master logs it once per incident as LOOP BLOCKED with the"
+            " requests in flight. Keep it well under timeout."
+        ),
+    )
+    websocket_max_message_size: int = setting(
+        16 * 1024 * 1024,
+        section=SECTION,
+        flags=("--websocket-max-message-size",),
+        metavar="BYTES",
+        convert=c.non_negative_int,
+        help="Largest WebSocket message the asgi worker accepts (0: no limit).",
+        details="A larger one closes the connection with code 1009, as in Gunicorn.",
     )
     http_parser: str = setting(
         "auto",
