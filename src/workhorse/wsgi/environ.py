@@ -32,6 +32,7 @@ from typing import Any
 from workhorse import SERVER_SOFTWARE
 from workhorse.http import Request
 from workhorse.wsgi.trust import (
+    SCRIPT_NAME_HEADER,
     SINGLETON_FIELDS,
     TrustedPeers,
     check_script_name,
@@ -125,36 +126,45 @@ class EnvironBuilder:
             environ["REMOTE_ADDR"] = peer_ip
             environ["REMOTE_PORT"] = str(peer[1])
         trusted = peer_ip in self.policy.trusted_forwarders
-        scheme = self._apply_headers(environ, request, trusted)
+        scheme, script_name = self._apply_headers(environ, request, trusted)
         environ["wsgi.url_scheme"] = scheme
         if self.listener.is_unix:
             self._server_from_host(environ, scheme)
-        self._set_path(environ, request)
+        self._set_path(environ, request, script_name)
         if proxy:
             environ.update(proxy)
         return environ
 
-    def _apply_headers(self, environ: dict[str, Any], request: Request, trusted: bool) -> str:
+    def _apply_headers(
+        self, environ: dict[str, Any], request: Request, trusted: bool
+    ) -> tuple[str, str | None]:
+        """Copy the headers in; return the scheme and the forwarded script name."""
         keys = self._keys
         policy = self.policy
         scheme_headers = policy.secure_scheme_headers if trusted else {}
         scheme: str | None = None
+        script_name: str | None = None
         seen_singletons: set[str] = set()
         for name, value in request.headers:
             if name in SINGLETON_FIELDS:
                 check_singleton(name, seen_singletons)
             if scheme_headers and name in scheme_headers:
                 scheme = scheme_vote(scheme_headers[name], value, scheme)
-            if "_" in name and not underscore_header_allowed(
-                name, trusted, policy.forwarder_headers, policy.header_map
-            ):
-                continue
+            if "_" in name:
+                if not underscore_header_allowed(
+                    name, trusted, policy.forwarder_headers, policy.header_map
+                ):
+                    continue
+                if name == SCRIPT_NAME_HEADER:
+                    # Only this exact name, never its dashed twin ("Script-Name",
+                    # which any client may send): it is the one the rule above gates.
+                    script_name = value
             key = keys.get(name) or self.environ_key(name)
             if key in environ and key not in CGI_HEADERS.values():
                 environ[key] = f"{environ[key]},{value}"
             else:
                 environ[key] = value
-        return scheme or self.default_scheme
+        return scheme or self.default_scheme, script_name
 
     def _server_from_host(self, environ: dict[str, Any], scheme: str) -> None:
         # WSGI has no notion of a UNIX socket; like Gunicorn, take the server
@@ -165,9 +175,8 @@ class EnvironBuilder:
             environ["SERVER_NAME"] = name
             environ["SERVER_PORT"] = port
 
-    def _set_path(self, environ: dict[str, Any], request: Request) -> None:
+    def _set_path(self, environ: dict[str, Any], request: Request, script_name: str | None) -> None:
         path = request.path
-        script_name = environ.get("HTTP_SCRIPT_NAME")
         if script_name is None:
             script_name = environ["SCRIPT_NAME"]
         else:
