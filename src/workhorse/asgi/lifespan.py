@@ -90,6 +90,7 @@ class Lifespan:
         kind, message = answer
         if kind == "lifespan.startup.complete":
             return LifespanResult(Outcome.STARTED)
+        await self._stop(self._task)
         return LifespanResult(Outcome.FAILED, message or "the app sent lifespan.startup.failed")
 
     async def shutdown(self) -> LifespanResult:
@@ -181,6 +182,16 @@ class Lifespan:
             await self._cancel(task)
         elif not task.cancelled():
             task.exception()  # retrieved: an error after the answer is not asyncio's to log
+
+    async def _stop(self, task: asyncio.Task[None] | None) -> None:
+        """After a failed startup the worker will not serve: end the app's task
+        now, and retrieve what it raised (frameworks raise again after sending
+        lifespan.startup.failed), so asyncio has nothing left to complain about."""
+        assert task is not None
+        if not task.done():
+            await self._cancel(task)
+        elif not task.cancelled():
+            task.exception()
 
     @staticmethod
     async def _cancel(task: asyncio.Task[None]) -> None:

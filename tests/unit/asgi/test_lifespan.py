@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 import pytest
@@ -195,3 +196,33 @@ def test_shutdown_twice_and_startup_twice() -> None:
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="asgi_lifespan must be one of auto, on, off"):
         Lifespan(LifespanApp(), "yes")
+
+
+def test_an_app_that_raises_after_startup_failed_leaves_no_unretrieved_error() -> None:
+    # Starlette sends lifespan.startup.failed, then raises the error again.
+    async def fails_then_raises(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "boom"})
+        raise RuntimeError("boom")
+
+    async def scenario() -> tuple[LifespanResult, list[dict[str, Any]]]:
+        complaints: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _, ctx: complaints.append(ctx))
+        lifespan = Lifespan(fails_then_raises)
+        result = await lifespan.startup()
+        del lifespan
+        gc.collect()
+        return result, complaints
+
+    assert run(scenario()) == (LifespanResult(Outcome.FAILED, "boom"), [])
+
+
+def test_an_app_that_waits_after_startup_failed_is_cancelled_at_once() -> None:
+    app = LifespanApp(startup="failed", message="no")
+
+    async def scenario() -> bool:
+        result = await Lifespan(app, timeout=30).startup()
+        assert result.outcome is Outcome.FAILED
+        return app.cancelled  # now, not when asyncio.run cancels what is left
+
+    assert run(scenario())
