@@ -115,7 +115,7 @@ class HTTPCycle:
         self._head: bytes | None = None
         self._trailers_announced = False
         self._send_trailers = False
-        self._trailer_fields: list[tuple[str, str]] = []
+        self._trailer_fields: list[tuple[str, str]] | None = None  # made when trailers come
         #: Request body bytes fed and not yet handed to the app.
         self.body_buffered = 0
         #: Request body bytes fed by the worker so far.
@@ -297,10 +297,13 @@ class HTTPCycle:
         return data
 
     def _trailers(self, message: Message) -> bytes:
-        self._trailer_fields += self._headers(message.get("headers", ()), "trailers")
+        fields = self._headers(message.get("headers", ()), "trailers")
+        if self._trailer_fields is not None:
+            fields = self._trailer_fields + fields
         if message.get("more_trailers", False):
+            self._trailer_fields = fields
             return b""
-        return self._end(self._trailer_fields if self._send_trailers else ())
+        return self._end(fields if self._send_trailers else ())
 
     def _end(self, trailers: Iterable[tuple[str, str]]) -> bytes:
         conn = self._conn
