@@ -1,7 +1,9 @@
 """The direction of dependencies between the packages stays as designed.
 
 See docs/architecture.md: the HTTP core and the scoreboard import nothing
-else of workhorse; the master never imports a worker's I/O loop.
+else of workhorse; the master never imports a worker's I/O loop; the ASGI
+protocol core uses the HTTP core and the WSGI side's shared rules (trust,
+listener policy, the app loader) and nothing that owns a socket or a process.
 """
 
 from __future__ import annotations
@@ -16,18 +18,24 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "workhorse"
 FORBIDDEN = {
     "http": {"*"},
     "scoreboard": {"*"},
-    "config": {"http", "wsgi", "workers", "master", "scoreboard", "observe", "logs",
+    "config": {"http", "wsgi", "asgi", "workers", "master", "scoreboard", "observe", "logs",
                "listeners", "cli"},
-    "logs": {"http", "wsgi", "workers", "master", "scoreboard", "observe", "listeners", "cli"},
-    "wsgi": {"workers", "master", "observe", "cli"},
-    "observe": {"workers", "master", "wsgi", "cli"},
+    "logs": {"http", "wsgi", "asgi", "workers", "master", "scoreboard", "observe", "listeners",
+             "cli"},
+    "wsgi": {"workers", "master", "observe", "cli", "asgi"},
+    "asgi": {"wsgi", "workers", "master", "observe", "scoreboard", "logs", "config",
+             "listeners", "handoff", "cli"},
+    "observe": {"workers", "master", "wsgi", "asgi", "cli"},
     "workers": {"master", "observe", "cli"},
     "master": {"workers.sync", "workers.gthread", "workers.handler", "workers.serving",
                "workers.connection", "workers.hook_objects", "workers.identity",
-               "workers.tls", "cli"},
+               "workers.tls", "workers.asgi", "workers.asgi_connection",
+               "workers.loop_watch", "asgi", "cli"},
 }
 #: What a package may import even though its pattern forbids everything.
 ALLOWED_SELF = {"http": "http", "scoreboard": "scoreboard"}
+#: Modules a package may import inside a package its rules forbid.
+ALLOWED_INSIDE = {"asgi": {"wsgi.trust", "wsgi.environ", "wsgi.loader"}}
 #: Modules at the top of the package that must import nothing else of workhorse.
 STANDALONE_MODULES = ("handoff", "ipnets")
 
@@ -44,19 +52,20 @@ def imports_of(path: Path) -> set[str]:
     return {name[len("workhorse."):] for name in found if name.startswith("workhorse.")}
 
 
-def violations(package: str) -> list[str]:
+def forbidden(package: str, target: str) -> bool:
+    """May ``package`` not import ``workhorse.<target>``?"""
     rules = FORBIDDEN[package]
-    problems = []
-    for path in sorted((PACKAGE / package).rglob("*.py")):
-        for target in imports_of(path):
-            if "*" in rules:
-                if not target.startswith(ALLOWED_SELF[package] + "."):
-                    problems.append(f"{path.relative_to(PACKAGE)} imports workhorse.{target}")
-                continue
-            for banned in rules:
-                if target == banned or target.startswith(banned + "."):
-                    problems.append(f"{path.relative_to(PACKAGE)} imports workhorse.{target}")
-    return problems
+    if "*" in rules:
+        return not target.startswith(ALLOWED_SELF[package] + ".")
+    if any(target == ok or target.startswith(ok + ".") for ok in ALLOWED_INSIDE.get(package, ())):
+        return False
+    return any(target == banned or target.startswith(banned + ".") for banned in rules)
+
+
+def violations(package: str) -> list[str]:
+    return [f"{path.relative_to(PACKAGE)} imports workhorse.{target}"
+            for path in sorted((PACKAGE / package).rglob("*.py"))
+            for target in sorted(imports_of(path)) if forbidden(package, target)]
 
 
 def test_every_package_has_rules() -> None:
@@ -113,3 +122,12 @@ def documented_dependencies() -> dict[str, set[str]]:
 
 def test_the_documented_dependency_list_is_the_code():
     assert documented_dependencies() == actual_dependencies()
+def test_the_asgi_core_stays_a_protocol_core() -> None:
+    # The exceptions let the shared rules in and nothing else of wsgi.
+    assert not forbidden("asgi", "wsgi.trust.TrustedPeers")
+    assert not forbidden("asgi", "http.writer")
+    assert forbidden("asgi", "wsgi.response")
+    assert forbidden("asgi", "workers.serving")
+    assert forbidden("asgi", "scoreboard")
+    assert forbidden("wsgi", "asgi.scope")
+    assert forbidden("master", "asgi")

@@ -61,6 +61,7 @@ from .writer import (
     LENGTH,
     NO_BODY,
     UNTIL_CLOSE,
+    last_chunk,
     response_head,
     server_header_line,
 )
@@ -99,11 +100,15 @@ class ServerConnection:
         "_server_line",
         "_skipped",
         "_their",
+        "server_name",
     )
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS, server_name: str = DEFAULT_SERVER_NAME):
         self._limits = limits
         self._server_line = server_header_line(server_name)
+        #: The Server header value (for answers built outside the connection,
+        #: such as ``error_response``).
+        self.server_name = server_name
         self._buf: bytes | bytearray = b""
         self._pos = 0
         self._eof = False
@@ -245,9 +250,18 @@ class ServerConnection:
         return CONTINUE_RESPONSE
 
     def send_response(
-        self, status: int, headers: Iterable[tuple[str, str]], *, reason: str | None = None
+        self,
+        status: int,
+        headers: Iterable[tuple[str, str]],
+        *,
+        reason: str | None = None,
+        trailers: bool = False,
     ) -> bytes:
-        """Validate and frame the response head; raises LocalProtocolError."""
+        """Validate and frame the response head; raises LocalProtocolError.
+
+        ``trailers``: the body will end with trailer fields (``send_end``), so
+        the caller may announce them with a ``Trailer`` field.
+        """
         if self._our != _IDLE:
             raise LocalProtocolError("a response was already started")
         request = self._request
@@ -265,6 +279,7 @@ class ServerConnection:
             request.version >= HTTP_11,
             request.keep_alive and not self._must_close,
             self._server_line,
+            trailers,
         )
         if close:
             self._must_close = True
@@ -311,14 +326,22 @@ class ServerConnection:
         elif self._framing != NO_BODY:
             raise LocalProtocolError("sendfile needs a Content-Length framed body")
 
-    def send_end(self) -> bytes:
-        """End the response body; returns the terminating chunk if chunked."""
+    def send_end(self, trailers: Iterable[tuple[str, str]] = ()) -> bytes:
+        """End the response body; returns the terminating chunk if chunked.
+
+        ``trailers`` are (name, value) fields sent after a chunked body; only
+        chunked framing can carry them, so with any other framing they are
+        dropped (the caller cannot choose the framing of every response:
+        HEAD, 204, 304 and HTTP/1.0 decide it).
+        """
         if self._our != _SENDING:
             raise LocalProtocolError("send_end() outside a response body")
-        self._our = _SENT
         framing = self._framing
         if framing == CHUNKED:
-            return LAST_CHUNK
+            end = last_chunk(trailers) if trailers else LAST_CHUNK
+            self._our = _SENT
+            return end
+        self._our = _SENT
         if framing == LENGTH and self._left:
             # The client is still waiting for bytes that will never come;
             # only closing tells it the response is over (and short).
@@ -392,6 +415,12 @@ class ServerConnection:
     def response_complete(self) -> bool:
         """``send_end()`` was called for the current request."""
         return self._our == _SENT
+
+    @property
+    def content_length_left(self) -> int:
+        """Body bytes the response head promised (Content-Length) and
+        ``send_data`` has not framed yet; 0 for any other framing."""
+        return self._left if self._framing == LENGTH else 0
 
     @property
     def trailing_data(self) -> bytes:

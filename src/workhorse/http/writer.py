@@ -12,8 +12,11 @@ Framing, in order: no body for HEAD, 204 and 304 (an app-given Content-Length
 is kept for HEAD and 304, dropped for 204 where RFC 9110 8.6 forbids it);
 the application's Content-Length; chunked for HTTP/1.1 clients; otherwise
 (HTTP/1.0 without a length) the end of the body is the end of the connection.
-:func:`error_response` builds the short, self-contained answers the worker
-sends when it cannot or will not run the application.
+A chunked body may end with a trailer section (:func:`last_chunk`); the
+``Trailer`` field that announces it is refused like the other hop-by-hop
+fields unless the caller says trailers will follow. :func:`error_response`
+builds the short, self-contained answers the worker sends when it cannot or
+will not run the application.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ _STATUS_LINES: Final = {code: f"HTTP/1.1 {code} {phrase}\r\n"
 _FINAL_STATUS_LINES: Final = {code: line for code, line in _STATUS_LINES.items() if code >= 200}
 _names: Memo[str] = Memo(NAME_MEMO_SIZE, NAME_MEMO_MAX_LENGTH)
 _SPECIAL: Final = frozenset({"content-length", "date", "server"} | grammar.HOP_BY_HOP)
+#: Fields a response's trailer section may not carry: the ones our parser refuses
+#: in a request's trailers (framing, routing, connection management, ...).
+_FORBIDDEN_TRAILERS: Final = frozenset(name.lower() for name in grammar.FORBIDDEN_TRAILERS)
 
 
 def reason_phrase(status: int) -> str:
@@ -97,13 +103,16 @@ def response_head(
     http11: bool,
     keep_alive: bool,
     server_line: str,
+    trailers: bool = False,
 ) -> tuple[bytes, int, int, bool]:
     """Build a response head.
 
     ``keep_alive`` says whether the connection may stay open as far as the
-    caller knows; ``http11`` whether the client speaks HTTP/1.1. Returns the
-    encoded head, the framing, the Content-Length (for LENGTH framing, else 0)
-    and whether the connection must close after this response.
+    caller knows; ``http11`` whether the client speaks HTTP/1.1; ``trailers``
+    whether a trailer section will follow the body (then a ``Trailer`` field
+    is the application's to send). Returns the encoded head, the framing, the
+    Content-Length (for LENGTH framing, else 0) and whether the connection
+    must close after this response.
     """
     line = _FINAL_STATUS_LINES.get(status) if reason is None and type(status) is int else None
     parts = [line or _status_line(status, reason)]
@@ -129,7 +138,7 @@ def response_head(
                     has_date = True
                 elif lower == "server":
                     has_server = True
-                else:
+                elif not (trailers and lower == "trailer"):
                     raise LocalProtocolError(
                         f"hop-by-hop header {name!r} may not be set by the application"
                     )
@@ -159,6 +168,31 @@ def response_head(
     except UnicodeEncodeError as exc:
         raise LocalProtocolError(f"response head is not latin-1 encodable: {exc}") from None
     return head, framing, length or 0, not keep_alive
+
+
+def last_chunk(trailers: Iterable[tuple[str, str]]) -> bytes:
+    """The end of a chunked body: the last chunk and a trailer section.
+
+    Trailer fields are validated like header fields; the ones that would
+    change framing or routing (RFC 9110 6.5.1) are refused.
+    """
+    lines = ["0\r\n"]
+    try:
+        for name, value in trailers:
+            lower = check_field_name(name)
+            check_field_value(name, value)
+            if lower in _FORBIDDEN_TRAILERS or lower.startswith("x-forwarded-"):
+                raise LocalProtocolError(f"{name!r} may not be sent as a trailer field")
+            lines.append(f"{name}: {value}\r\n")
+    except LocalProtocolError:
+        raise
+    except (TypeError, ValueError) as exc:  # not a pair
+        raise LocalProtocolError(f"trailer fields must be (str, str) pairs: {exc}") from None
+    lines.append("\r\n")
+    try:
+        return "".join(lines).encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise LocalProtocolError(f"trailer section is not latin-1 encodable: {exc}") from None
 
 
 def server_header_line(server_name: str) -> str:

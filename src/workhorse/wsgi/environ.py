@@ -6,7 +6,8 @@ once into a template that each request copies; header names are mapped to
 ``HTTP_*`` keys through a memo so the common headers cost one dict lookup.
 Policy decisions that depend on who the peer is (scheme headers, forwarder
 headers, headers with underscores) follow Gunicorn's rules exactly, because
-apps behind proxies depend on them for security:
+apps behind proxies depend on them for security; the rules themselves live in
+:mod:`workhorse.wsgi.trust`, shared with the ASGI scope:
 
 - ``wsgi.url_scheme`` comes from ``secure_scheme_headers`` only when the peer
   is in ``forwarded_allow_ips``; two such headers that disagree are a 400.
@@ -29,14 +30,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from workhorse import SERVER_SOFTWARE
-from workhorse.http import ProtocolError, Request
-from workhorse.wsgi.trust import TrustedPeers
+from workhorse.http import Request
+from workhorse.wsgi.trust import (
+    SCRIPT_NAME_HEADER,
+    SINGLETON_FIELDS,
+    TrustedPeers,
+    check_script_name,
+    check_singleton,
+    scheme_vote,
+    underscore_header_allowed,
+)
 
 #: Header names whose environ key is fixed by CGI rather than ``HTTP_*``.
 CGI_HEADERS = {"CONTENT-TYPE": "CONTENT_TYPE", "CONTENT-LENGTH": "CONTENT_LENGTH"}
-#: Fields that must appear at most once (RFC 9110 5.3 singletons that
-#: Gunicorn also enforces): a repeat is ambiguous to anything downstream.
-SINGLETON_FIELDS = frozenset({"HOST", "CONTENT-TYPE"})
 
 
 @dataclass(frozen=True)
@@ -120,49 +126,45 @@ class EnvironBuilder:
             environ["REMOTE_ADDR"] = peer_ip
             environ["REMOTE_PORT"] = str(peer[1])
         trusted = peer_ip in self.policy.trusted_forwarders
-        scheme = self._apply_headers(environ, request, trusted)
+        scheme, script_name = self._apply_headers(environ, request, trusted)
         environ["wsgi.url_scheme"] = scheme
         if self.listener.is_unix:
             self._server_from_host(environ, scheme)
-        self._set_path(environ, request)
+        self._set_path(environ, request, script_name)
         if proxy:
             environ.update(proxy)
         return environ
 
-    def _apply_headers(self, environ: dict[str, Any], request: Request, trusted: bool) -> str:
+    def _apply_headers(
+        self, environ: dict[str, Any], request: Request, trusted: bool
+    ) -> tuple[str, str | None]:
+        """Copy the headers in; return the scheme and the forwarded script name."""
         keys = self._keys
-        scheme_headers = self.policy.secure_scheme_headers if trusted else {}
+        policy = self.policy
+        scheme_headers = policy.secure_scheme_headers if trusted else {}
         scheme: str | None = None
+        script_name: str | None = None
         seen_singletons: set[str] = set()
         for name, value in request.headers:
             if name in SINGLETON_FIELDS:
-                if name in seen_singletons:
-                    raise ProtocolError(400, f"Duplicate {name.title()} header")
-                seen_singletons.add(name)
+                check_singleton(name, seen_singletons)
             if scheme_headers and name in scheme_headers:
-                this = "https" if value == scheme_headers[name] else "http"
-                if scheme is not None and scheme != this:
-                    raise ProtocolError(400, "Contradictory scheme headers")
-                scheme = this
-            if "_" in name and not self._underscore_allowed(name, trusted):
-                continue
+                scheme = scheme_vote(scheme_headers[name], value, scheme)
+            if "_" in name:
+                if not underscore_header_allowed(
+                    name, trusted, policy.forwarder_headers, policy.header_map
+                ):
+                    continue
+                if name == SCRIPT_NAME_HEADER:
+                    # Only this exact name, never its dashed twin ("Script-Name",
+                    # which any client may send): it is the one the rule above gates.
+                    script_name = value
             key = keys.get(name) or self.environ_key(name)
             if key in environ and key not in CGI_HEADERS.values():
                 environ[key] = f"{environ[key]},{value}"
             else:
                 environ[key] = value
-        return scheme or self.default_scheme
-
-    def _underscore_allowed(self, name: str, trusted: bool) -> bool:
-        forwarders = self.policy.forwarder_headers
-        if trusted and (name in forwarders or "*" in forwarders):
-            return True
-        mode = self.policy.header_map
-        if mode == "dangerous":
-            return True
-        if mode == "drop":
-            return False
-        raise ProtocolError(400, f"Header name with underscore refused: {name}")
+        return scheme or self.default_scheme, script_name
 
     def _server_from_host(self, environ: dict[str, Any], scheme: str) -> None:
         # WSGI has no notion of a UNIX socket; like Gunicorn, take the server
@@ -173,18 +175,14 @@ class EnvironBuilder:
             environ["SERVER_NAME"] = name
             environ["SERVER_PORT"] = port
 
-    def _set_path(self, environ: dict[str, Any], request: Request) -> None:
+    def _set_path(self, environ: dict[str, Any], request: Request, script_name: str | None) -> None:
         path = request.path
-        script_name = environ.get("HTTP_SCRIPT_NAME")
         if script_name is None:
             script_name = environ["SCRIPT_NAME"]
         else:
             environ["SCRIPT_NAME"] = script_name
         if script_name:
-            if not path.startswith(script_name):
-                raise ProtocolError(
-                    400, f"Request path does not start with SCRIPT_NAME {script_name!r}"
-                )
+            check_script_name(path, script_name)
             path = path[len(script_name) :]
         environ["PATH_INFO"] = unquote_path(path) if "%" in path else path
 

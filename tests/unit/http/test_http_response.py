@@ -420,3 +420,88 @@ def test_server_name_is_validated() -> None:
         ServerConnection(server_name="evil\r\nX: 1")
     with pytest.raises(LocalProtocolError):
         ServerConnection(server_name="")
+
+
+# -- trailers and what is left to send ---------------------------------------
+
+
+def read_back_chunked(body: bytes) -> tuple[bytes, list[tuple[str, str]]]:
+    """Parse a chunked body with our own request parser: the bytes and the trailers."""
+    reader = ServerConnection()
+    reader.receive_data(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+    assert isinstance(reader.next_event(), Request)
+    data = b""
+    while True:
+        event = reader.next_event()
+        if isinstance(event, EndOfMessage):
+            return data, event.trailers
+        data += event.data  # type: ignore[union-attr]
+
+
+def test_chunked_body_ends_with_trailer_fields() -> None:
+    conn = connection_with(GET11)
+    head = conn.send_response(200, [("Trailer", "X-Checksum")], trailers=True)
+    assert fields(head)["trailer"] == "X-Checksum"
+    assert fields(head)["transfer-encoding"] == "chunked"
+    body = conn.send_data(b"hello")
+    end = conn.send_end([("X-Checksum", "abc"), ("Server-Timing", "db;dur=5")])
+    assert end == b"0\r\nX-Checksum: abc\r\nServer-Timing: db;dur=5\r\n\r\n"
+    assert read_back_chunked(body + end) == (
+        b"hello", [("X-CHECKSUM", "abc"), ("SERVER-TIMING", "db;dur=5")])
+    assert conn.response_complete and conn.keep_alive
+
+
+def test_trailer_field_needs_trailers_announced() -> None:
+    conn = connection_with(GET11)
+    with pytest.raises(LocalProtocolError, match="hop-by-hop"):
+        conn.send_response(200, [("Trailer", "X-Checksum")])
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "headers"),
+    [(GET11, [("Content-Length", "5")]), (HEAD11, []), (GET10, [])],
+    ids=["content-length", "head", "http/1.0"],
+)
+def test_trailers_are_dropped_when_the_framing_cannot_carry_them(
+    request_bytes: bytes, headers: list[tuple[str, str]]
+) -> None:
+    conn = connection_with(request_bytes)
+    conn.send_response(200, headers, trailers=True)
+    conn.send_data(b"hello")
+    assert conn.send_end([("X-Checksum", "abc")]) == b""
+    assert conn.response_complete
+
+
+@pytest.mark.parametrize(
+    "trailer",
+    [("Content-Length", "5"), ("transfer-encoding", "chunked"), ("X-Forwarded-For", "1.2.3.4"),
+     ("Bad Name", "x"), ("X-Ok", "a\r\nInjected: 1"), ("X-Ok", "\u20ac"), ("X-Ok", 5),
+     ("only-one",)],
+)  # fmt: skip
+def test_bad_trailer_fields_are_refused_and_the_body_stays_open(trailer: object) -> None:
+    conn = connection_with(GET11)
+    conn.send_response(200, [])
+    with pytest.raises(LocalProtocolError):
+        conn.send_end([trailer])  # type: ignore[list-item]
+    assert not conn.response_complete
+    assert conn.send_end() == b"0\r\n\r\n"
+
+
+def test_content_length_left() -> None:
+    conn = connection_with(GET11)
+    assert conn.content_length_left == 0
+    conn.send_response(200, [("Content-Length", "10")])
+    assert conn.content_length_left == 10
+    conn.send_data(b"abcd")
+    assert conn.content_length_left == 6
+    chunked = connection_with(GET11)
+    chunked.send_response(200, [])
+    chunked.send_data(b"abcd")
+    assert chunked.content_length_left == 0
+    head = connection_with(HEAD11)
+    head.send_response(200, [("Content-Length", "10")])
+    assert head.content_length_left == 0  # HEAD owes no body
+
+
+def test_server_name_is_kept_for_answers_built_elsewhere() -> None:
+    assert ServerConnection(server_name="edge/1").server_name == "edge/1"
