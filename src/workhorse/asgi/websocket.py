@@ -92,6 +92,7 @@ class WebSocketSession:
 
     Built from a connection whose request ``is_websocket_upgrade``; raises
     :class:`~workhorse.asgi.ws_handshake.HandshakeError` for an invalid one.
+    ``max_message_size`` of 0 or None means no limit.
     """
 
     __slots__ = (
@@ -105,7 +106,7 @@ class WebSocketSession:
         conn: ServerConnection,
         write: Write,
         *,
-        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_message_size: int | None = DEFAULT_MAX_MESSAGE_SIZE,
         per_message_deflate: bool = True,
         on_demand: Callable[[], None] | None = None,
     ) -> None:
@@ -115,7 +116,7 @@ class WebSocketSession:
         self._handshake: Handshake = read_handshake(request)
         self._conn = conn
         self._write = write
-        self._max = max_message_size
+        self._max = max_message_size or 0  # 0 or None: no limit
         self._per_message_deflate = per_message_deflate
         self._on_demand = on_demand
         self._state = _CONNECTING

@@ -463,8 +463,9 @@ def test_the_limit_counts_utf8_bytes() -> None:
     assert close_of(peer.answer(reply))[0] == 1009
 
 
-def test_zero_means_no_limit() -> None:
-    peer = Peer(max_message_size=0)
+@pytest.mark.parametrize("limit", [0, None])
+def test_zero_or_none_means_no_limit(limit: int | None) -> None:
+    peer = Peer(max_message_size=limit)
     run(peer.open())
     peer.to_server(BytesMessage(data=b"x" * 200_000))
     assert len(run(peer.session.receive())["bytes"]) == 200_000
