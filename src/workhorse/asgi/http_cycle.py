@@ -86,6 +86,7 @@ class HTTPCycle:
         "body_bytes_read",
         "bytes_sent",
         "bytes_written",
+        "extra_header",
         "headers_sent",
         "request",
         "response_headers",
@@ -130,6 +131,9 @@ class HTTPCycle:
         self.bytes_written = 0
         #: The response head was handed to ``write``: a 500 can no longer replace it.
         self.headers_sent = False
+        #: A header the server adds to the response unless the app sent one of
+        #: that name (the request id): (name, value); or None.
+        self.extra_header: tuple[str, str] | None = None
 
     # --- the worker's side -------------------------------------------------------------
 
@@ -265,6 +269,9 @@ class HTTPCycle:
         announced = bool(message.get("trailers", False))
         send_trailers = announced and self._client_takes_trailers()
         headers = self._headers(message.get("headers", ()), "start", send_trailers)
+        extra = self.extra_header
+        if extra is not None and not any(name.lower() == extra[0].lower() for name, _ in headers):
+            headers.append(extra)
         try:
             head = self._conn.send_response(status, headers, trailers=send_trailers)
         except LocalProtocolError as exc:

@@ -65,7 +65,7 @@ def new_loop(choice: str, log: Any) -> asyncio.AbstractEventLoop:
                 log.warning("asgi_loop = uvloop, but uvloop is not installed (pip install "
                             "'workhorse[uvloop]'): using asyncio")
         else:
-            return uvloop.new_event_loop()  # type: ignore[no-any-return]
+            return uvloop.new_event_loop()
     return asyncio.new_event_loop()
 
 
@@ -81,8 +81,10 @@ class AsgiWorker(Worker):
         self.limits = serving.http_limits(cfg)
         self.settings = serving.handler_settings(cfg, self.log)
         self.request_id_header = self.settings.request_id_header
-        self.websocket_max_message_size = int(
-            getattr(cfg, "websocket_max_message_size", 16 * 1024 * 1024) or 0) or None
+        #: The response header with the request id ("" when request_id_header is off).
+        self.request_id_name = self.request_id_header.title()
+        self.websocket_max_message_size = cfg.websocket_max_message_size
+        self.own_pid = os.getpid()
         self.access_log = self.settings.access_log
         self.busy_idle = (self.ctx.board.count_busy_idle
                           if serving.needs_busy_idle(cfg, self.log) else None)
@@ -98,6 +100,7 @@ class AsgiWorker(Worker):
         board = self.ctx.board
         self.slots = SlotPool([board.request_writer(self.slot, t) for t in range(board.threads)])
         self.loop = new_loop(cfg.asgi_loop, self.log)
+        self.loop.set_exception_handler(self._loop_error)
         asyncio.set_event_loop(self.loop)
         self.lifespan = Lifespan(self.app, cfg.asgi_lifespan, timeout=LIFESPAN_TIMEOUT)
         self._start_lifespan()
@@ -109,6 +112,15 @@ class AsgiWorker(Worker):
                                dump_fd=self.ctx.dump_fd, on_tick=self._tick)
         self.tls_module, self.tls = serving.tls_support(cfg)
         self.errors = ErrorStream(self.log.error_log)
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """What asyncio would print to stderr goes to the error log, with its traceback."""
+        error = context.get("exception")
+        message = context.get("message", "Error in the event loop")
+        if error is not None:
+            self.log.error("%s", message, exc_info=(type(error), error, error.__traceback__))
+        else:
+            self.log.error("%s", message)
 
     def _start_lifespan(self) -> None:
         result = self.loop.run_until_complete(self.lifespan.startup())

@@ -25,12 +25,11 @@ seconds later, so no task outlives its connection for long.
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import time
 import traceback
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from workhorse.asgi import (
     ASGIProtocolError,
@@ -44,10 +43,10 @@ from workhorse.asgi import (
 )
 from workhorse.http import (
     NEED_DATA,
-    NeedData,
     ConnectionClosed,
     Data,
     EndOfMessage,
+    NeedData,
     ProtocolError,
     Request,
     ServerConnection,
@@ -105,8 +104,8 @@ class HttpConnection(asyncio.Protocol):
 
     # --- asyncio's side ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # asyncio's or uvloop's (which does not subclass asyncio.Transport).
+        self.transport = cast(asyncio.Transport, transport)
         sock = transport.get_extra_info("socket")
         self.fd = sock.fileno() if sock is not None else -1
         peer = transport.get_extra_info("peername")
@@ -155,11 +154,14 @@ class HttpConnection(asyncio.Protocol):
         self._process()
 
     def eof_received(self) -> bool | None:
+        """The client closed its side. During a request that means it left (as
+        uvicorn takes it): the transport closes and the app hears http.disconnect."""
         if self.websocket is not None:
             self.websocket.receive_data(b"")
             return None
-        self.conn.receive_data(b"")
-        self._process()
+        if self.task is None:
+            self.conn.receive_data(b"")
+            self._process()
         return None
 
     # --- reading ----------------------------------------------------------------------
@@ -168,7 +170,7 @@ class HttpConnection(asyncio.Protocol):
         self.proxy_buffer += data
         try:
             result = parse_proxy_header(self.proxy_buffer, eof=False)
-            if isinstance(result, NeedData) or result is NEED_DATA:
+            if isinstance(result, NeedData):
                 return b""
             info, used = result
             if info.version not in self.proxy_versions:
@@ -192,7 +194,10 @@ class HttpConnection(asyncio.Protocol):
             try:
                 event = conn.next_event()
             except ProtocolError as exc:
-                self._refuse(exc)
+                if self.cycle is not None:
+                    self._bad_body(exc)
+                else:
+                    self._refuse(exc)
                 return
             if event is NEED_DATA:
                 if self.task is None and conn.trailing_data:
@@ -213,7 +218,10 @@ class HttpConnection(asyncio.Protocol):
                 self._close()
                 return
             else:  # PAUSED: the next request waits until this response is done
-                if self.transport is not None and self.task is not None:
+                # Reading goes on (so a client that leaves is noticed and told to
+                # the app), unless pipelined requests pile up.
+                if (self.transport is not None and self.task is not None
+                        and len(conn.trailing_data) > BODY_BUFFER):
                     self.transport.pause_reading()
                 return
 
@@ -225,6 +233,20 @@ class HttpConnection(asyncio.Protocol):
         self.worker.progress(self.task)
         if cycle.body_buffered > BODY_BUFFER and self.transport is not None:
             self.transport.pause_reading()
+
+    def _bad_body(self, exc: ProtocolError) -> None:
+        """The body of a request in progress is malformed (or over the limit): the
+        client gets its 4xx if the response has not started, else a cut."""
+        cycle = self.cycle
+        assert cycle is not None
+        self.worker.log.info("Invalid request body from %s: %s (%d)", client_text(
+            self.peer[:2] if self.peer else None), exc.detail or exc, exc.status)
+        headers_sent = cycle.headers_sent
+        cycle.disconnected()  # the app's receive() says http.disconnect from now on
+        if headers_sent:
+            self._abort()
+        else:
+            self._refuse(exc)
 
     def _on_demand(self) -> None:
         """The app waits for body bytes (or a WebSocket message): read on."""
@@ -266,6 +288,8 @@ class HttpConnection(asyncio.Protocol):
             scope = worker.builders[self.listener].http_scope(request, self.peer,
                                                              self.proxy_environ)
             request_id, queue_time = self._identity(request, started_wall)
+            if worker.request_id_name:
+                cycle.extra_header = (worker.request_id_name, request_id)
             entry.slot.in_app(request.line.encode("latin-1"), request_id.encode("latin-1"),
                               queue_time)
             worker.count_request()
@@ -279,9 +303,6 @@ class HttpConnection(asyncio.Protocol):
                 await self._cancelled(cycle, entry)
             except ClientDisconnected:
                 failed = True
-            except ProtocolError as exc:  # a malformed body, found while the app read it
-                failed = True
-                await self._bad_body(cycle, exc)
             except ASGIProtocolError as exc:
                 failed = True
                 worker.log.error("Error handling request %s: the app broke the ASGI "
@@ -333,12 +354,6 @@ class HttpConnection(asyncio.Protocol):
         """The task was cancelled: the deadline, a client gone, or a fast stop."""
         if not self.closed and not await cycle.send_error(504, TIMED_OUT):
             self._abort()  # part of the response is out: only a cut says it is not all
-
-    async def _bad_body(self, cycle: HTTPCycle, exc: ProtocolError) -> None:
-        self.worker.log.info("Invalid request body from %s: %s (%d)", client_text(
-            self.peer[:2] if self.peer else None), exc.detail or exc, exc.status)
-        if self.closed or not await cycle.send_error(exc.status, exc.reason):
-            self._abort()
 
     async def _fail(self, cycle: HTTPCycle) -> None:
         if self.closed:
@@ -513,7 +528,7 @@ class HttpConnection(asyncio.Protocol):
             request_line=request.line, status=cycle.status_code or 500, reason="",
             response_length=cycle.bytes_sent, request_headers=request.headers,
             response_headers=cycle.response_headers, environ=environ, start_time=start,
-            duration=time.monotonic() - entry.started, pid=worker.pid, queue_time=queue_time,
+            duration=time.monotonic() - entry.started, pid=worker.own_pid, queue_time=queue_time,
             busy_workers=busy_idle[0], idle_workers=busy_idle[1],
             slot=worker.slot * worker.ctx.board.threads + worker.slot_index(entry),
             request_id=request_id,
@@ -550,13 +565,21 @@ def minimal_environ(request: Request, scope: dict[str, Any],
 
 
 def format_task_stack(task: asyncio.Task[Any]) -> str:
-    """Where a task waits (its coroutine's frames), for a timeout's log record."""
-    out = io.StringIO()
-    try:
-        task.print_stack(file=out)
-    except Exception:
-        return "(no stack: " + traceback.format_exc(limit=1).strip() + ")"
-    return out.getvalue().strip()
+    """Where a task waits: the chain of coroutines it awaits, outermost first, down
+    to the one that is suspended (``Task.print_stack`` shows only the outermost)."""
+    frames = []
+    awaited: Any = task.get_coro()
+    for _ in range(100):  # a bound, in case of a cycle
+        frame = (getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+                 or getattr(awaited, "ag_frame", None))
+        if frame is None:
+            break
+        frames.append((frame, frame.f_lineno))
+        awaited = (getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+                   or getattr(awaited, "ag_await", None))
+    if not frames:
+        return "(the task is not suspended in a coroutine)"
+    return "".join(traceback.format_list(traceback.StackSummary.extract(frames))).rstrip()
 
 
 def hook_request(request: Request, peer: tuple[Any, ...] | None, scheme: str) -> HookRequest:

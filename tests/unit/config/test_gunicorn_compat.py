@@ -1,14 +1,15 @@
-"""Gunicorn 26.2's 119 settings: every one exists here with the same flags and action.
+"""Gunicorn 27.0's 120 settings: every one exists here with the same flags and action.
 
 The table is data taken from Gunicorn 26.2 (name, command-line flags, argparse
-action); it is the compatibility contract, so it is written out, not imported.
+action) plus the one setting 27.0 added (websocket_max_message_size); it is
+the compatibility contract, so it is written out, not imported.
 """
 
 from __future__ import annotations
 
 from workhorse.config import Config, Support, iter_settings
 
-GUNICORN_26_SETTINGS: list[tuple[str, tuple[str, ...], str | None]] = [
+GUNICORN_27_SETTINGS: list[tuple[str, tuple[str, ...], str | None]] = [
     ("config", ("-c", "--config"), None),
     ("wsgi_app", (), None),
     ("control_socket", ("--control-socket",), None),
@@ -127,6 +128,7 @@ GUNICORN_26_SETTINGS: list[tuple[str, tuple[str, ...], str | None]] = [
     ("asgi_loop", ("--asgi-loop",), None),
     ("asgi_lifespan", ("--asgi-lifespan",), None),
     ("asgi_disconnect_grace_period", ("--asgi-disconnect-grace-period",), None),
+    ("websocket_max_message_size", ("--websocket-max-message-size",), None),
     ("http_parser", ("--http-parser",), None),
 ]
 
@@ -229,25 +231,26 @@ GUNICORN_26_DEFAULTS: dict[str, object] = {
     "asgi_loop": "auto",
     "asgi_lifespan": "auto",
     "asgi_disconnect_grace_period": 3,
+    "websocket_max_message_size": 16777216,
     "http_parser": "auto",
 }
 
 SETTINGS = {info.name: info for info in iter_settings(Config)}
 
 
-def test_table_has_119_distinct_settings() -> None:
-    assert len({name for name, _, _ in GUNICORN_26_SETTINGS}) == 119
+def test_table_has_120_distinct_settings() -> None:
+    assert len({name for name, _, _ in GUNICORN_27_SETTINGS}) == 120
 
 
 def test_every_gunicorn_setting_exists() -> None:
-    missing = [name for name, _, _ in GUNICORN_26_SETTINGS if name not in SETTINGS]
+    missing = [name for name, _, _ in GUNICORN_27_SETTINGS if name not in SETTINGS]
     assert missing == []
 
 
 def test_every_gunicorn_flag_is_spelled_the_same() -> None:
     wrong = {
         name: (flags, SETTINGS[name].spec.flags)
-        for name, flags, _ in GUNICORN_26_SETTINGS
+        for name, flags, _ in GUNICORN_27_SETTINGS
         if SETTINGS[name].spec.flags != flags
     }
     assert wrong == {}
@@ -256,7 +259,7 @@ def test_every_gunicorn_flag_is_spelled_the_same() -> None:
 def test_every_gunicorn_flag_has_the_same_action() -> None:
     wrong = {
         name: (action, SETTINGS[name].spec.action)
-        for name, _, action in GUNICORN_26_SETTINGS
+        for name, _, action in GUNICORN_27_SETTINGS
         if SETTINGS[name].spec.action != (action or "store")
     }
     assert wrong == {}
@@ -264,13 +267,13 @@ def test_every_gunicorn_flag_has_the_same_action() -> None:
 
 def test_gunicorn_settings_are_full_or_accepted() -> None:
     new = [
-        name for name, _, _ in GUNICORN_26_SETTINGS if SETTINGS[name].spec.support is Support.NEW
+        name for name, _, _ in GUNICORN_27_SETTINGS if SETTINGS[name].spec.support is Support.NEW
     ]
     assert new == []
 
 
 def test_settings_beyond_gunicorns_are_marked_new() -> None:
-    gunicorn = {name for name, _, _ in GUNICORN_26_SETTINGS}
+    gunicorn = {name for name, _, _ in GUNICORN_27_SETTINGS}
     ours = {name for name, info in SETTINGS.items() if name not in gunicorn}
     assert all(SETTINGS[name].spec.support is Support.NEW for name in ours)
     assert ours == {
@@ -284,6 +287,7 @@ def test_settings_beyond_gunicorns_are_marked_new() -> None:
         "send_timeout",
         "request_id_header",
         "metrics_bind",
+        "blocked_loop_timeout",
     }
 
 

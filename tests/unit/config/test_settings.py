@@ -25,9 +25,6 @@ Write = Callable[[str, str], Path]
 SETTINGS = {info.name: info for info in iter_settings(Config)}
 
 ACCEPTED = {
-    "asgi_loop",
-    "asgi_lifespan",
-    "asgi_disconnect_grace_period",
     "http_parser",
     "worker_tmp_dir",
     "tmp_upload_dir",
@@ -117,15 +114,42 @@ def test_worker_class_name(worker_class: str, threads: int, expected: str) -> No
     assert config.worker_class_name == expected
 
 
-@pytest.mark.parametrize(
-    "worker_class", ["gevent", "eventlet", "tornado", "uvicorn.workers.UvicornWorker"]
-)
+@pytest.mark.parametrize("worker_class", ["gevent", "eventlet", "tornado"])
 def test_unsupported_worker_class(worker_class: str) -> None:
     with pytest.raises(ConfigError) as info:
         Config(worker_class=worker_class).worker_class_name  # noqa: B018
     assert info.value.message == (
-        f"worker_class: {worker_class!r} is not supported by workhorse; accepted: sync, gthread"
+        f"worker_class: {worker_class!r} is not supported by workhorse; accepted: sync, "
+        "gthread, asgi (and Gunicorn's and uvicorn's dotted names for them)"
     )
+
+
+@pytest.mark.parametrize("worker_class", [
+    "asgi", "gunicorn.workers.gasgi.ASGIWorker", "uvicorn.workers.UvicornWorker",
+    "uvicorn.workers.UvicornH11Worker", "uvicorn_worker.UvicornWorker",
+    "uvicorn_worker.UvicornH11Worker"])
+def test_asgi_worker_names(worker_class: str) -> None:
+    assert Config(worker_class=worker_class).worker_class_name == "asgi"
+
+
+def test_a_uvicorn_worker_subclass_is_the_asgi_worker_with_its_config_kwargs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workhorse.config import worker_classes
+
+    (tmp_path / "myworkers.py").write_text(
+        "from uvicorn_worker import UvicornWorker\n"
+        "class Worker(UvicornWorker):\n"
+        "    CONFIG_KWARGS = {'loop': 'asyncio', 'http': 'h11', 'lifespan': 'off'}\n"
+        "class Other:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert Config(worker_class="myworkers.Worker").worker_class_name == "asgi"
+    assert worker_classes.uvicorn_overrides("myworkers.Worker") == {
+        "asgi_loop": "asyncio", "asgi_lifespan": "off"}
+    assert "subclass of uvicorn's worker" in worker_classes.alias_note("myworkers.Worker")
+    with pytest.raises(ConfigError, match=r"'myworkers\.Other' is not supported"):
+        Config(worker_class="myworkers.Other").worker_class_name  # noqa: B018
+    with pytest.raises(ConfigError, match=r"cannot import 'nowhere\.Worker'"):
+        Config(worker_class="nowhere.Worker").worker_class_name  # noqa: B018
 
 
 def test_unsupported_worker_class_fails_the_load(load: Load) -> None:
