@@ -183,15 +183,21 @@ class HTTPCycle:
     def request_body_complete(self) -> bool:
         return self._body_done
 
-    async def send_error(self, status: int = 500, message: str = "") -> bool:
+    async def send_error(self, status: int = 500, message: str = "", *,
+                         retry_after: int = 0) -> bool:
         """Answer with a complete ``status`` response (it closes the connection)
         if no byte of the app's response was written; False if it was (the
-        worker must close the connection instead). For 500, 503, 504."""
+        worker must close the connection instead). For 500, 503, 504; the
+        request id (``extra_header``) goes with it, and ``Retry-After`` if given."""
         if self.headers_sent or self._state == _DONE:
             return False
         conn = self._conn
         conn.close_after_response()
-        data = error_response(status, message, server_name=conn.server_name)
+        headers = [self.extra_header] if self.extra_header is not None else []
+        if retry_after:
+            headers.append(("Retry-After", str(retry_after)))
+        data = error_response(status, message, server_name=conn.server_name,
+                              extra_headers=headers)
         self._state = _DONE
         self._head = None
         self.status_code = status

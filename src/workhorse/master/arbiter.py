@@ -60,6 +60,7 @@ from workhorse.master.rescue import answer_and_close, close_quietly, has_pending
 from workhorse.master.rolling import WorkerView, reconcile
 from workhorse.master.snapshot import Ledger, build
 from workhorse.master.termination import Phase, Termination
+from workhorse.master.unavailable import Unavailable
 from workhorse.master.watchdog import Watchdog
 from workhorse.observe.backlog import listen_queue
 from workhorse.observe.contract import ObservePlugin
@@ -143,6 +144,7 @@ class Counters:
     spawned: int = 0
     timeouts: int = 0
     loops_blocked: int = 0
+    shed: int = 0  # answered 503 for waiting longer than max_queue_time
     answered_504: int = 0
     answered_503: int = 0
 
@@ -190,6 +192,12 @@ class Arbiter:
         self.plugins: list[ObservePlugin] = []
         self.relay = Relay(has_pending_data=has_pending_data,
                            answer_unavailable=self._answer_unavailable, close=close_quietly)
+        self.unavailable = Unavailable(self.selector, self._retry_after)
+        #: TERM with a shutdown_delay: when the graceful stop begins (0: not draining).
+        self._draining_until = 0.0
+        self._delayed = False  # the shutdown delay was taken (a TERM after it stops)
+        #: Since when no worker has been ready while boots fail (0: a worker is ready).
+        self._no_worker_since = 0.0
 
     # --- start -----------------------------------------------------------------------
     def run(self) -> int:
@@ -331,6 +339,10 @@ class Arbiter:
             self._watch(now)
             self._notice_ready(now)
             self._place_held(now)
+            self._answer_for_failing_boots(now)
+            if self._draining_until and now >= self._draining_until:
+                self._draining_until = 0.0
+                self.stop(graceful=True)
             if self._stopping:
                 if self._finish_stop(now):
                     return
@@ -360,6 +372,8 @@ class Arbiter:
             wake = min(wake, self.backoff.next_spawn_at)
         if self._stopping:
             wake = min(wake, self._stop_deadline)
+        if self._draining_until:
+            wake = min(wake, self._draining_until)
         relay_wake = self.relay.next_wake(now)
         if relay_wake is not None:
             wake = min(wake, relay_wake)
@@ -466,7 +480,11 @@ class Arbiter:
             if not graceful:
                 self._signal_workers(signal.SIGQUIT)
             return
+        if graceful and self._delay_stop():
+            return
+        self._draining_until = 0.0
         self._stopping = True
+        self.unavailable.set_active(False, [])
         process.sd_notify("STOPPING=1")
         unlink = self.reexec_pid == 0 and self.master_pid == 0
         close_all(self.LISTENERS, unlink=unlink)
@@ -476,6 +494,54 @@ class Arbiter:
         for handle in list(self.handles.values()):
             self._request_stop(handle, StopReason.SHUTDOWN, sig)
         self.relay.settle_all()
+
+    def _delay_stop(self) -> bool:
+        """TERM with a shutdown_delay: keep serving, say not ready. True while it waits.
+
+        A second TERM during the delay stops at once.
+        """
+        delay = self.cfg.shutdown_delay
+        if not delay or self._draining_until or self._delayed:
+            return False
+        self._delayed = True
+        self._draining_until = time.monotonic() + delay
+        process.sd_notify("STOPPING=1")
+        self.log.info("Stopping in %gs (shutdown_delay): serving meanwhile, /readyz answers "
+                      "503; a second TERM stops at once", delay)
+        return True
+
+    @property
+    def draining(self) -> bool:
+        """On its way out: a load balancer should send no new requests."""
+        return self._stopping or bool(self._draining_until)
+
+    # --- when no worker can serve -----------------------------------------------------
+    def _answer_for_failing_boots(self, now: float) -> None:
+        """While boots fail and no worker is ready, the master answers 503 itself."""
+        assert self.board is not None
+        ready = any(self.board.read_worker(h.slot).state == WorkerState.READY
+                    for h in self.handles.values())
+        nothing_serves = not ready and self.backoff.failing and not self._stopping
+        if nothing_serves and not self._no_worker_since:
+            self._no_worker_since = now
+        elif not nothing_serves:
+            self._no_worker_since = 0.0
+        listeners = [listener.sock for listener in self.LISTENERS if not self.cfg.is_ssl]
+        self.unavailable.set_active(nothing_serves and bool(listeners), listeners)
+        if nothing_serves and self.cfg.max_boot_failures and \
+                self.backoff.failures >= self.cfg.max_boot_failures:
+            raise HaltServer(f"{self.backoff.failures} workers failed to boot in a row "
+                             f"(max_boot_failures)", WORKER_BOOT_ERROR)
+
+    def _retry_after(self) -> float:
+        return max(1.0, self.backoff.next_spawn_at - time.monotonic())
+
+    @property
+    def unable_to_boot_for(self) -> float | None:
+        """How long no worker has been able to boot and serve (None: one is ready)."""
+        if not self._no_worker_since:
+            return None
+        return time.monotonic() - self._no_worker_since
 
     def _finish_stop(self, now: float) -> bool:
         """While stopping: True once every worker is gone."""
@@ -806,8 +872,10 @@ class Arbiter:
             booting=handle.booting,
             served_for=0.0 if handle.booting else now - handle.ready_at)
         cause = restart_cause(gone)
-        # What it timed out itself (an event-loop worker) stays counted.
-        self.counters.timeouts += self.board.read_worker(handle.slot).own_timeouts
+        # What it timed out or shed itself stays counted.
+        last_word = self.board.read_worker(handle.slot)
+        self.counters.timeouts += last_word.own_timeouts
+        self.counters.shed += last_word.shed
         if cause is not None:
             self.counters.restarts[cause] += 1
         if handle.termination is not None:

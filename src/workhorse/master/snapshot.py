@@ -272,8 +272,12 @@ def build(arbiter: Any, listeners: list[ListenerInfo]) -> Snapshot:
             "timeouts": counters.timeouts + sum(
                 board.read_worker(h.slot).own_timeouts for h in handles),
             "loops_blocked": counters.loops_blocked,
+            "shed": counters.shed + sum(board.read_worker(h.slot).shed for h in handles),
             "answered_504": counters.answered_504,
-            "answered_503": counters.answered_503,
+            "answered_503": counters.answered_503 + arbiter.unavailable.answered,
+            "draining": arbiter.draining,
+            "unable_to_boot_for": (round(arbiter.unable_to_boot_for, 3)
+                                   if arbiter.unable_to_boot_for is not None else None),
             "boot_failures_in_a_row": backoff.failures,
             "next_spawn_in": (round(max(0.0, backoff.next_spawn_at - now), 3)
                               if backoff.failing else None),

@@ -12,9 +12,12 @@ snapshot:
 - ``/metrics``: :mod:`workhorse.observe.prometheus`, in OpenMetrics when the
   ``Accept`` header prefers ``application/openmetrics-text``, else the text
   format 0.0.4, followed by the application's metrics if a source is given;
-- ``/healthz``: 200 "ok" (the master's loop is alive: it answered);
+- ``/healthz``: 200 "ok" (the master's loop is alive: it answered), or 503
+  once no worker has been able to boot for ``boot_failure_unhealthy_after``
+  (so a liveness probe restarts an instance whose app cannot start);
 - ``/readyz``: 200 when a ready worker has an idle request slot, i.e. a
-  request sent now would be taken at once; else 503 with the reason;
+  request sent now would be taken at once; else 503 with the reason (also
+  while the server stops, from the TERM on);
 - ``/status``, ``/status.json``, ``/status/history.json``: the status page
   for browsers (:mod:`workhorse.observe.status_page`, which builds them).
 """
@@ -80,6 +83,15 @@ def read_request(data: bytes, *, eof: bool = False) -> Request | ProtocolError |
     return event if isinstance(event, Request) else None
 
 
+def liveness(snapshot: Snapshot, unhealthy_after: float) -> tuple[bool, str]:
+    """Is the instance worth keeping: False once no worker could boot for too long."""
+    failing_for = snapshot["summary"].get("unable_to_boot_for")
+    if unhealthy_after and failing_for is not None and failing_for >= unhealthy_after:
+        return False, (f"no worker has been able to boot for {failing_for:.0f}s "
+                       f"({snapshot['summary']['boot_failures_in_a_row']} failures in a row)")
+    return True, "ok"
+
+
 def header(request: Request, name: str) -> str:
     """A request header's values joined by commas ("" if absent); ``name`` upper-case."""
     return ", ".join(value for field, value in request.headers if field == name)
@@ -113,6 +125,8 @@ def _quality(params: list[str]) -> float:
 def readiness(snapshot: Snapshot) -> tuple[bool, str]:
     """Can a request be taken right now, and a one-line reason."""
     summary = snapshot["summary"]
+    if summary.get("draining"):
+        return False, "stopping: this instance takes no new work (TERM received)"
     if summary["idle"] > 0:
         return True, f"ready: {summary['idle']} idle request slot(s)"
     if summary["workers_ready"] == 0:
@@ -138,9 +152,11 @@ class MetricsServer(OneShotServer):
                  app_metrics_openmetrics: AppMetrics | None = None,
                  client_timeout: float = CLIENT_TIMEOUT,
                  max_connections: int = MAX_CONNECTIONS,
-                 history: HistorySampler | None = None) -> None:
+                 history: HistorySampler | None = None,
+                 unhealthy_after: float = 0.0) -> None:
         super().__init__(client_timeout=client_timeout, max_connections=max_connections)
         self.bind = bind
+        self.unhealthy_after = unhealthy_after
         self.app_metrics = app_metrics
         self.app_metrics_openmetrics = app_metrics_openmetrics
         self.history = history
@@ -155,7 +171,8 @@ class MetricsServer(OneShotServer):
         if not cfg.metrics_bind:
             return None
         return cls(cfg.metrics_bind, app_metrics,
-                   app_metrics_openmetrics=app_metrics_openmetrics, history=history)
+                   app_metrics_openmetrics=app_metrics_openmetrics, history=history,
+                   unhealthy_after=cfg.boot_failure_unhealthy_after)
 
     # --- socket ----------------------------------------------------------------------
     def open_listener(self) -> socket.socket:
@@ -202,7 +219,7 @@ class MetricsServer(OneShotServer):
         if path == "/metrics":
             return self._metrics(header(request, "ACCEPT"), head_only)
         if path == "/healthz":
-            return response(200, b"ok\n", head_only=head_only)
+            return self._healthz(head_only)
         if path == "/readyz":
             return self._readyz(head_only)
         if status_page.serves(path):
@@ -228,6 +245,18 @@ class MetricsServer(OneShotServer):
             self._log().exception("metrics endpoint: the application's metrics failed;"
                                   " serving workhorse's alone")
             return b""
+
+    def _healthz(self, head_only: bool) -> bytes:
+        """The master's loop answered: alive, unless no worker could boot for too long
+        (a broken snapshot does not make the master unhealthy)."""
+        assert self._arbiter is not None
+        live, reason = True, "ok"
+        if self.unhealthy_after:
+            try:
+                live, reason = liveness(self._arbiter.snapshot(), self.unhealthy_after)
+            except Exception:
+                self._log().exception("metrics endpoint: no snapshot for /healthz")
+        return response(200 if live else 503, f"{reason}\n".encode(), head_only=head_only)
 
     def _readyz(self, head_only: bool) -> bytes:
         assert self._arbiter is not None

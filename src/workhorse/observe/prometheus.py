@@ -185,6 +185,10 @@ def _supervision_families(snapshot: Snapshot) -> Iterator[Family]:
                         " ended, or an event-loop worker cancelled the request).")
     timeouts.add(summary["timeouts"], "_total")
     yield timeouts
+    shed = _counter("shed", "Requests answered 503 without running the app: they waited"
+                    " longer than max_queue_time.")
+    shed.add(summary.get("shed", 0), "_total")
+    yield shed
     blocked = _counter("loop_blocked", "Times an event-loop worker's loop did not turn for"
                        " blocked_loop_timeout (each logged with the blocking stack).")
     blocked.add(summary["loops_blocked"], "_total")

@@ -103,9 +103,12 @@ class Summary(TypedDict):
     restarts: dict[str, int]  # cause -> count since the master started
     timeouts: int
     loops_blocked: int  # event loops reported blocked (asgi workers)
+    shed: int  # requests answered 503 for waiting longer than max_queue_time
     answered_504: int
     answered_503: int
     boot_failures_in_a_row: int
+    draining: bool  # the server is stopping (TERM received, shutdown_delay or after)
+    unable_to_boot_for: float | None  # seconds no worker could boot and serve (None: fine)
     next_spawn_in: float | None  # while boot backoff holds spawns back
 
 

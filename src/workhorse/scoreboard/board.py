@@ -104,6 +104,10 @@ W_TAKES_IDLE = 9
 W_LOOP_BLOCKED_AFTER = 10
 #: Requests an event-loop worker timed out itself (cancelled and answered).
 W_OWN_TIMEOUTS = 11
+#: Requests answered 503 without running the app: they waited longer than
+#: max_queue_time. Written by the worker (any of its threads: a lost count
+#: under a race only delays a figure by one).
+W_SHED = 12
 WORKER_WORDS = 16
 WORKER_SLOT_SIZE = WORKER_WORDS * WORD
 
@@ -176,6 +180,7 @@ class WorkerSnapshot:
     connections: int
     loop_blocked_after: float = 0.0
     own_timeouts: int = 0
+    shed: int = 0
 
     @property
     def event_loop(self) -> bool:
@@ -340,6 +345,7 @@ class Scoreboard:
             connections=ints[W_CONNECTIONS],
             loop_blocked_after=floats[W_LOOP_BLOCKED_AFTER],
             own_timeouts=ints[W_OWN_TIMEOUTS],
+            shed=ints[W_SHED],
         )
 
     def busy_threads(self, index: int) -> list[int]:
@@ -538,6 +544,9 @@ class WorkerSlotWriter:
 
     def count_own_timeout(self) -> None:
         self._ints[self._base + W_OWN_TIMEOUTS] += 1
+
+    def count_shed(self) -> None:
+        self._ints[self._base + W_SHED] += 1
 
     def master_takes_idle(self) -> bool:
         """Whether the master takes this worker's idle connections when it stops."""

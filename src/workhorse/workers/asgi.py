@@ -42,7 +42,7 @@ from workhorse.workers.asgi_connection import (
     hook_request,
     minimal_environ,
 )
-from workhorse.workers.base import WORKER_BOOT_ERROR, Worker
+from workhorse.workers.base import WORKER_BOOT_ERROR, Worker, queued_connections
 from workhorse.workers.identity import RequestIds
 from workhorse.workers.loop_watch import InFlight, LoopWatch, SlotPool
 from workhorse.wsgi.errors import ErrorStream
@@ -160,6 +160,8 @@ class AsgiWorker(Worker):
         self.watch.start()
         await self._stopping
         loop.remove_reader(self.wakeup_fd)
+        if self.serves_the_queue_on_stop():
+            self._take_queued()
         for server in servers:
             server.close()  # stop accepting: our copy of the listener goes
         await self._drain(handoff_sock)
@@ -250,6 +252,10 @@ class AsgiWorker(Worker):
         grace = float(self.cfg.asgi_disconnect_grace_period)
         self.loop.call_later(grace, lambda: task.done() or task.cancel("client disconnected"))
 
+    def too_late(self, waited: float) -> bool:
+        limit = self.cfg.max_queue_time
+        return bool(limit) and waited > limit
+
     def count_request(self) -> None:
         super().count_request()
         self._check_alive()
@@ -282,6 +288,20 @@ class AsgiWorker(Worker):
             hook(*args)
         except Exception:
             self.log.exception("Exception in %s hook", name)
+
+    def _take_queued(self) -> None:
+        """Connections waiting in the listen queue are served before the listeners go."""
+        for index, listener in enumerate(self.sockets):
+            for sock, _peer in queued_connections(listener.sock):
+                self.track(self.loop.create_task(self._connect(sock, index)))
+
+    async def _connect(self, sock: socket.socket, index: int) -> None:
+        try:
+            await self.loop.connect_accepted_socket(
+                functools.partial(HttpConnection, self, index), sock,
+                ssl=self.tls if self.tls is not None else None)
+        except OSError:
+            sock.close()
 
     # --- hand-offs ------------------------------------------------------------------------
     def _adopt_handed(self, sock: socket.socket) -> None:
@@ -333,7 +353,8 @@ class AsgiWorker(Worker):
             return
         if handoff_sock is None:
             for connection in idle:
-                connection._close()
+                if not connection.request_waiting():  # else it is served (with close)
+                    connection._close()
             return
         items = []
         for connection in idle:

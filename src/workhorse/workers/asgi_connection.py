@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 import traceback
 from collections.abc import Awaitable
@@ -98,6 +99,7 @@ class HttpConnection(asyncio.Protocol):
         self.websocket: WebSocketSession | None = None
         self.closed = False
         self.bytes_in = 0
+        self.received_at = 0.0  # when the current request's head was complete
         self._idle_timer: asyncio.TimerHandle | None = None
         self._drained: asyncio.Future[None] | None = None
         self._paused_writing = False
@@ -268,6 +270,7 @@ class HttpConnection(asyncio.Protocol):
 
     # --- one request ------------------------------------------------------------------
     def _start(self, request: Request) -> None:
+        self.received_at = time.monotonic()
         worker = self.worker
         if not worker.alive:
             self.conn.close_after_response()
@@ -282,56 +285,67 @@ class HttpConnection(asyncio.Protocol):
         worker = self.worker
         entry = await worker.begin_request(self, request)
         started_wall = time.time()
-        status, failed = 0, False
-        scope: dict[str, Any] = {}
+        status, failed = 0, True
         try:
             scope = worker.builders[self.listener].http_scope(request, self.peer,
                                                              self.proxy_environ)
             request_id, queue_time = self._identity(request, started_wall)
             if worker.request_id_name:
                 cycle.extra_header = (worker.request_id_name, request_id)
+            # Waiting for a free slot is queueing too.
+            waited = (queue_time or 0.0) + (entry.started - self.received_at)
+            shed = worker.too_late(waited)
+            if shed:
+                queue_time = waited
             entry.slot.in_app(request.line.encode("latin-1"), request_id.encode("latin-1"),
                               queue_time)
-            worker.count_request()
-            if not worker.alive:
-                self.conn.close_after_response()
-            hook_req = worker.pre_request(request, self.peer, scope)
-            try:
-                await worker.app(scope, cycle.receive, cycle.send)
-            except asyncio.CancelledError:
-                failed = True
-                await self._cancelled(cycle, entry)
-            except ClientDisconnected:
-                failed = True
-            except ASGIProtocolError as exc:
-                failed = True
-                worker.log.error("Error handling request %s: the app broke the ASGI "
-                                 "contract: %s", request.line, exc)
-                await self._fail(cycle)
-            except Exception:
-                failed = True
-                worker.log.exception("Error handling request %s", request.line)
-                await self._fail(cycle)
+            if shed:
+                await self._shed(cycle)
+                failed = False
             else:
-                if not cycle.response_complete:
-                    failed = True
-                    worker.log.error("Error handling request %s: the app returned %s",
-                                     request.line,
-                                     "without sending a response" if not cycle.response_started
-                                     else "before its response was complete")
-                    await self._fail(cycle)
+                failed = await self._call_app(request, cycle, scope)
             status = cycle.status_code or (499 if self.closed else 500)
-            worker.post_request(hook_req, request, scope, cycle)
             self._log_access(request, cycle, scope, started_wall, entry, queue_time,
                              request_id)
         except ProtocolError as exc:  # the scope refused the request (a 400)
-            failed = True
             status = exc.status
             self._refuse(exc)
         finally:
             worker.end_request(entry, status or 500, self.bytes_in, cycle.bytes_written)
             self.bytes_in = 0
         self._next(failed or not cycle.response_complete)
+
+    async def _call_app(self, request: Request, cycle: HTTPCycle,
+                        scope: dict[str, Any]) -> bool:
+        """Run the app for one request, with the hooks around it; True if it failed."""
+        worker = self.worker
+        worker.count_request()
+        if not worker.alive:
+            self.conn.close_after_response()
+        hook_req = worker.pre_request(request, self.peer, scope)
+        failed = True
+        try:
+            await worker.app(scope, cycle.receive, cycle.send)
+            failed = False
+        except asyncio.CancelledError:
+            await self._cancelled(cycle)
+        except ClientDisconnected:
+            pass
+        except ASGIProtocolError as exc:
+            worker.log.error("Error handling request %s: the app broke the ASGI contract: %s",
+                             request.line, exc)
+            await self._fail(cycle)
+        except Exception:
+            worker.log.exception("Error handling request %s", request.line)
+            await self._fail(cycle)
+        if not failed and not cycle.response_complete:
+            failed = True
+            worker.log.error("Error handling request %s: the app returned %s", request.line,
+                             "without sending a response" if not cycle.response_started
+                             else "before its response was complete")
+            await self._fail(cycle)
+        worker.post_request(hook_req, request, scope, cycle)
+        return failed
 
     def _identity(self, request: Request, now_wall: float) -> tuple[str, float | None]:
         """The request id (a trusted proxy's, else a new one) and the queue time."""
@@ -350,10 +364,19 @@ class HttpConnection(asyncio.Protocol):
                 queue_time = parse_request_start(start, now_wall)
         return request_id or worker.ids.next(), queue_time
 
-    async def _cancelled(self, cycle: HTTPCycle, entry: InFlight) -> None:
+    async def _cancelled(self, cycle: HTTPCycle) -> None:
         """The task was cancelled: the deadline, a client gone, or a fast stop."""
         if not self.closed and not await cycle.send_error(504, TIMED_OUT):
             self._abort()  # part of the response is out: only a cut says it is not all
+
+    async def _shed(self, cycle: HTTPCycle) -> None:
+        """503 without running the app: it waited past max_queue_time."""
+        self.worker.slot_writer.count_shed()
+        if not self.closed:
+            try:
+                await cycle.send_error(503, SHED, retry_after=1)
+            except ClientDisconnected:
+                pass
 
     async def _fail(self, cycle: HTTPCycle) -> None:
         if self.closed:
@@ -503,6 +526,16 @@ class HttpConnection(asyncio.Protocol):
                 and self.transport is not None
                 and self.transport.get_extra_info("sslcontext") is None)
 
+    def request_waiting(self) -> bool:
+        """Bytes of a next request wait in the kernel, not read yet."""
+        if self.fd < 0:
+            return False
+        try:
+            with socket.socket(fileno=os.dup(self.fd)) as sock:
+                return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except OSError:
+            return False
+
     def hand_over(self) -> int:
         """A duplicate of the socket for another process, and this side closed without a FIN."""
         assert self.transport is not None
@@ -540,6 +573,9 @@ class HttpConnection(asyncio.Protocol):
             worker.log.exception("Failed to write the access log")
 
 
+#: The 503 body of a request that waited past max_queue_time.
+SHED = ("The request waited in the queue longer than the server's max_queue_time and was "
+        "not run; please retry.")
 #: The 504 body of a request the loop ended itself.
 TIMED_OUT = "The request took longer than the server's timeout and was stopped."
 

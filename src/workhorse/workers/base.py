@@ -21,10 +21,11 @@ from __future__ import annotations
 import faulthandler
 import os
 import signal
+import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, NoReturn
@@ -292,6 +293,12 @@ class Worker:
         except OSError:
             pass
 
+    def serves_the_queue_on_stop(self) -> bool:
+        """The whole server stops (the master takes no idle connections): take and
+        serve what waits in the listen queue before letting go of the listeners,
+        or it would be reset when the last process closes them."""
+        return not self.slot_writer.master_takes_idle()
+
     @property
     def wakeup_fd(self) -> int:
         return self._wakeup_r
@@ -320,6 +327,19 @@ class Worker:
 
     def run(self) -> None:  # pragma: no cover - every kind overrides it
         raise NotImplementedError
+
+
+def queued_connections(listener: socket.socket) -> Iterator[tuple[socket.socket, Any]]:
+    """The connections waiting in a listener's accept queue, taken without blocking."""
+    # Shared with the other workers, which all handle EAGAIN on accept.
+    listener.setblocking(False)
+    while True:
+        try:
+            yield listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            return
 
 
 def _flush_std_streams() -> None:

@@ -36,7 +36,7 @@ from typing import Any
 from workhorse import handoff
 from workhorse.http import ProtocolError, ServerConnection
 from workhorse.workers import serving
-from workhorse.workers.base import Worker
+from workhorse.workers.base import Worker, queued_connections
 from workhorse.workers.connection import ClientGone, Connection, ReadTimeout
 from workhorse.workers.handler import RequestHandler
 from workhorse.wsgi.errors import ErrorStream
@@ -151,6 +151,8 @@ class ThreadWorker(Worker):
                 self.epoll.unregister(fd)
             except OSError:
                 pass
+        if self.serves_the_queue_on_stop():
+            self._take_queued()
         deadline = time.monotonic() + float(self.cfg.graceful_timeout)
         while time.monotonic() < deadline:
             self._release_idle()
@@ -164,6 +166,15 @@ class ThreadWorker(Worker):
             self.notify()
         if not any(thread.is_alive() for thread in pool):
             self._last_hand_off()
+
+    def _take_queued(self) -> None:
+        """Connections waiting in the listen queue: parked, so a request thread
+        serves each (with Connection: close) before the worker exits."""
+        for index, listener in enumerate(self.listen_socks):
+            for sock, peer in queued_connections(listener):
+                client = self._adopt(sock, peer, index)
+                if client is not None:
+                    self._park(client)
 
     def _last_hand_off(self) -> None:
         """With the request threads gone, let go of what they adopted at the last

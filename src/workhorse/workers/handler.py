@@ -77,6 +77,8 @@ class HandlerSettings:
     #: PROXY protocol versions expected from trusted proxies (empty: off).
     proxy_versions: frozenset[int]
     proxy_peers: TrustedPeers
+    #: A request that waited longer than this is answered 503 unrun (0: off).
+    max_queue_time: float = 0.0
 
 
 class RequestHandler:
@@ -202,6 +204,8 @@ class RequestHandler:
             self.reject(client, exc)
             return False
         request_id, queue_time = self._request_identity(environ, client, now_wall)
+        if self._too_late(queue_time):
+            return self._shed(client, request, environ, now_wall, queue_time, request_id, body)
         environ["workhorse.request_id"] = request_id
         environ["workhorse.extend_deadline"] = self._extend_deadline
         hook_req = None
@@ -235,6 +239,38 @@ class RequestHandler:
             self._access(client, request, response, environ, now_wall, duration, queue_time,
                          busy_idle, request_id, body)
         return keep and conn.keep_alive
+
+    def _too_late(self, queue_time: float | None) -> bool:
+        limit = self.settings.max_queue_time
+        return bool(limit) and queue_time is not None and queue_time > limit
+
+    def _shed(self, client: Connection, request: Request, environ: dict[str, Any],
+              now_wall: float, queue_time: float | None, request_id: str, body: Any) -> bool:
+        """Answer 503 without running the app: the request waited past max_queue_time,
+        so its client has probably given up (its proxy's timeout, a user's patience)."""
+        self.slot.in_app(request.line.encode("latin-1"), request_id.encode("latin-1"), queue_time)
+        headers = [("Retry-After", "1")]
+        if self._rid_name:
+            headers.append((self._rid_name, request_id))
+        text = ("The request waited in the queue longer than the server's max_queue_time "
+                "and was not run; please retry.")
+        response = Response(client.conn, client.send, client.send_parts)
+        response.status_code, response.reason = 503, "Service Unavailable"
+        try:
+            data = error_response(503, text, extra_headers=headers,
+                                  server_name=self.settings.server_header)
+            client.send(data)
+            response.written = len(data)
+        except ClientGone:
+            pass
+        client.linger = not client.conn.request_body_complete
+        self.worker.slot_writer.count_shed()
+        duration = self.slot.end(503, time.monotonic(), client.bytes_in, response.written)
+        client.bytes_in = 0
+        if self.access_log:
+            self._access(client, request, response, environ, now_wall, duration, queue_time,
+                         NO_BUSY_IDLE, request_id, body)
+        return False
 
     def _request_identity(self, environ: dict[str, Any], client: Connection,
                           now_wall: float) -> tuple[str, float | None]:

@@ -85,6 +85,7 @@ def handler_settings(cfg: Config, log: Any) -> HandlerSettings:
         server_header=SERVER_SOFTWARE,
         proxy_versions=PROXY_VERSIONS[str(cfg.proxy_protocol)],
         proxy_peers=TrustedPeers(_as_list(cfg.proxy_allow_ips)),
+        max_queue_time=cfg.max_queue_time,
     )
 
 

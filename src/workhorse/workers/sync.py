@@ -20,7 +20,7 @@ from typing import Any
 
 from workhorse.http import ServerConnection
 from workhorse.workers import serving
-from workhorse.workers.base import LOOP_TICK, Worker
+from workhorse.workers.base import LOOP_TICK, Worker, queued_connections
 from workhorse.workers.handler import RequestHandler
 from workhorse.wsgi.errors import ErrorStream
 
@@ -41,8 +41,15 @@ class SyncWorker(Worker):
         wait_on: list[Any] = [*socks, self.wakeup_fd]
         try:
             self._loop(socks, wait_on)
+            if self.serves_the_queue_on_stop():
+                self._serve_queued(socks)
         finally:
             self.handler.slot.flush()
+
+    def _serve_queued(self, socks: list[socket.socket]) -> None:
+        for index, sock in enumerate(socks):
+            for conn, peer in queued_connections(sock):
+                self.serve_connection(conn, peer, index)
 
     def _loop(self, socks: list[socket.socket], wait_on: list[Any]) -> None:
         while self.alive:

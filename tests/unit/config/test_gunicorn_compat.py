@@ -288,6 +288,10 @@ def test_settings_beyond_gunicorns_are_marked_new() -> None:
         "request_id_header",
         "metrics_bind",
         "blocked_loop_timeout",
+        "max_boot_failures",
+        "boot_failure_unhealthy_after",
+        "shutdown_delay",
+        "max_queue_time",
     }
 
 

@@ -142,6 +142,70 @@ class WorkerProcesses:
             " reset once a worker has stayed up."
         ),
     )
+    max_boot_failures: int = setting(
+        0,
+        section=SECTION,
+        flags=("--max-boot-failures",),
+        metavar="INT",
+        convert=c.non_negative_int,
+        support=Support.NEW,
+        help="Exit (code 3, Gunicorn's boot error) after this many failed boots in a row "
+             "(0: never, keep backing off).",
+        details=(
+            "For supervisors that restart a server that crashes: Gunicorn exits at the"
+            " first worker that fails to boot; workhorse keeps backing off and serving"
+            " with the workers it has, unless this is set."
+        ),
+    )
+    boot_failure_unhealthy_after: float = setting(
+        60,
+        section=SECTION,
+        flags=("--boot-failure-unhealthy-after",),
+        metavar="SECONDS",
+        convert=c.seconds,
+        support=Support.NEW,
+        help="/healthz answers 503 once no worker has been able to boot for this long "
+             "(0: never).",
+        details=(
+            "So that a liveness probe restarts an instance whose app cannot start (a"
+            " dependency down, a broken deploy); /readyz is 503 as soon as no worker"
+            " is ready."
+        ),
+    )
+    shutdown_delay: float = setting(
+        0,
+        section=SECTION,
+        flags=("--shutdown-delay",),
+        metavar="SECONDS",
+        convert=c.seconds,
+        support=Support.NEW,
+        help="On TERM, keep serving this long (with /readyz answering 503) before "
+             "the graceful stop begins.",
+        details=(
+            "A load balancer (a Kubernetes Service) keeps sending new connections for"
+            " a few seconds after it was told the instance goes: they are served"
+            " instead of refused. 0 keeps Gunicorn's behaviour. Then the workers stop"
+            " accepting, serve what waits in the listen queue, and finish their"
+            " requests within graceful_timeout. See docs/deploy.md."
+        ),
+    )
+    max_queue_time: float = setting(
+        0,
+        section=SECTION,
+        flags=("--max-queue-time",),
+        metavar="SECONDS",
+        convert=c.seconds,
+        support=Support.NEW,
+        help="Answer 503 without running the app to a request that waited longer than "
+             "this (0: off).",
+        details=(
+            "The wait is what a trusted proxy's X-Request-Start or X-Queue-Start says,"
+            " or, for the asgi worker, the wait for a free request slot too. A client"
+            " that waited that long has probably given up; shedding its request keeps"
+            " the ones that are still wanted fast. Counted in the metrics"
+            " (workhorse_shed_total) and logged like any request (status 503)."
+        ),
+    )
     max_worker_memory: int = setting(
         0,
         section=SECTION,
