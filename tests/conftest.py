@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support import Server
 
 #: Folders whose tests start real servers (processes, sockets, signals).
-LIVE_FOLDERS = ("integration", "interop", "hardening", "compat")
+LIVE_FOLDERS = ("integration", "interop", "hardening", "compat", "fleet")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -177,7 +177,8 @@ class Nginx:
                  port: int | None = None, proxy_read_timeout: float = 60,
                  extra_locations: str = "", extra_server: str = "", extra_http: str = "",
                  upstream_keepalive: int = 0, pass_request_id: bool = False,
-                 root: Path | None = None, tls: bool = False) -> None:
+                 root: Path | None = None, tls: bool = False,
+                 more_upstreams: tuple[str, ...] = (), proxy_next_upstream: str = "") -> None:
         if upstream.startswith("unix:") or re.fullmatch(r"[\w.\-\[\]:]+:\d+", upstream):
             self.upstream = upstream
         else:
@@ -192,6 +193,10 @@ class Nginx:
         self.extra_server = extra_server
         self.extra_http = extra_http
         self.upstream_keepalive = upstream_keepalive
+        #: Further servers of the upstream block (a fleet of instances).
+        self.more_upstreams = more_upstreams
+        #: nginx's proxy_next_upstream value ("" keeps nginx's default: error timeout).
+        self.proxy_next_upstream = proxy_next_upstream
         self.pass_request_id = pass_request_id
         self.root = Path(root) if root is not None else self.dir / "html"
         #: With ``tls``: a second listener speaking HTTPS with a self-signed
@@ -227,6 +232,10 @@ class Nginx:
             keepalive = f"keepalive {self.upstream_keepalive};"
             upstream_http11 = 'proxy_http_version 1.1; proxy_set_header Connection "";'
         request_id = "proxy_set_header X-Request-ID $request_id;" if self.pass_request_id else ""
+        more_servers = " ".join(f"server {address} fail_timeout=0;"
+                                for address in self.more_upstreams)
+        next_upstream = (f"proxy_next_upstream {self.proxy_next_upstream};"
+                         if self.proxy_next_upstream else "")
         timeout = f"{max(1, round(self.proxy_read_timeout * 1000))}ms"
         tls = ""
         if self.tls:
@@ -262,6 +271,7 @@ class Nginx:
                 upstream app_server {{
                     # fail_timeout=0: always retry the upstream even after a failure.
                     server {self.upstream} fail_timeout=0;
+                    {more_servers}
                     {keepalive}
                 }}
 
@@ -288,6 +298,7 @@ class Nginx:
                         {request_id}
                         {upstream_http11}
                         proxy_buffering on;
+                        {next_upstream}
                         proxy_read_timeout {timeout};
                         proxy_pass http://app_server;
                     }}

@@ -484,6 +484,7 @@ class Arbiter:
             return
         self._draining_until = 0.0
         self._stopping = True
+        self._drain_connections()
         self.unavailable.set_active(False, [])
         process.sd_notify("STOPPING=1")
         unlink = self.reexec_pid == 0 and self.master_pid == 0
@@ -505,10 +506,18 @@ class Arbiter:
             return False
         self._delayed = True
         self._draining_until = time.monotonic() + delay
+        self._drain_connections()
         process.sd_notify("STOPPING=1")
         self.log.info("Stopping in %gs (shutdown_delay): serving meanwhile, /readyz answers "
                       "503; a second TERM stops at once", delay)
         return True
+
+    def _drain_connections(self) -> None:
+        """From now on every response closes its connection: a load balancer keeps
+        none idle to this instance, so none is closed under a request it sends."""
+        assert self.board is not None
+        for handle in self.handles.values():
+            self.board.set_draining(handle.slot)
 
     @property
     def draining(self) -> bool:
@@ -638,6 +647,8 @@ class Arbiter:
         self.age += 1
         self.board.prepare_worker(slot, self.generation)
         self.board.set_takes_idle(slot, self._takes_idle())
+        if self.draining:
+            self.board.set_draining(slot)
         dump_r, dump_w = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(dump_r, False)
         master_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)

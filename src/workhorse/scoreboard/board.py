@@ -108,6 +108,10 @@ W_OWN_TIMEOUTS = 11
 #: max_queue_time. Written by the worker (any of its threads: a lost count
 #: under a race only delays a figure by one).
 W_SHED = 12
+#: Written by the master: 1 while the server drains (TERM with a shutdown
+#: delay, then the stop): every response says Connection: close, so a load
+#: balancer keeps no idle connection to an instance on its way out.
+W_DRAIN = 13
 WORKER_WORDS = 16
 WORKER_SLOT_SIZE = WORKER_WORDS * WORD
 
@@ -279,6 +283,10 @@ class Scoreboard:
             self._zero_words(rbase, REQUEST_SLOT_SIZE // WORD)
             ints[rbase + R_FD] = -1
             floats[rbase + R_QUEUE] = math.nan
+
+    def set_draining(self, index: int) -> None:
+        """Tell a worker that every response from now on closes its connection."""
+        self._ints[self.worker_base(index) + W_DRAIN] = 1
 
     def set_takes_idle(self, index: int, takes: bool) -> None:
         """Tell a worker whether the master takes its idle connections when it stops."""
@@ -547,6 +555,10 @@ class WorkerSlotWriter:
 
     def count_shed(self) -> None:
         self._ints[self._base + W_SHED] += 1
+
+    def master_drains(self) -> bool:
+        """The server is on its way out: close each connection after its response."""
+        return bool(self._ints[self._base + W_DRAIN])
 
     def master_takes_idle(self) -> bool:
         """Whether the master takes this worker's idle connections when it stops."""

@@ -42,7 +42,7 @@ from workhorse.workers.asgi_connection import (
     hook_request,
     minimal_environ,
 )
-from workhorse.workers.base import WORKER_BOOT_ERROR, Worker, queued_connections
+from workhorse.workers.base import WORKER_BOOT_ERROR, Worker, take_the_queue
 from workhorse.workers.identity import RequestIds
 from workhorse.workers.loop_watch import InFlight, LoopWatch, SlotPool
 from workhorse.wsgi.errors import ErrorStream
@@ -291,9 +291,8 @@ class AsgiWorker(Worker):
 
     def _take_queued(self) -> None:
         """Connections waiting in the listen queue are served before the listeners go."""
-        for index, listener in enumerate(self.sockets):
-            for sock, _peer in queued_connections(listener.sock):
-                self.track(self.loop.create_task(self._connect(sock, index)))
+        for index, sock, _peer in take_the_queue([listener.sock for listener in self.sockets]):
+            self.track(self.loop.create_task(self._connect(sock, index)))
 
     async def _connect(self, sock: socket.socket, index: int) -> None:
         try:

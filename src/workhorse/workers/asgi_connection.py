@@ -100,6 +100,8 @@ class HttpConnection(asyncio.Protocol):
         self.closed = False
         self.bytes_in = 0
         self.received_at = 0.0  # when the current request's head was complete
+        self.accepted_at = time.monotonic()
+        self.requests = 0
         self._idle_timer: asyncio.TimerHandle | None = None
         self._drained: asyncio.Future[None] | None = None
         self._paused_writing = False
@@ -271,8 +273,9 @@ class HttpConnection(asyncio.Protocol):
     # --- one request ------------------------------------------------------------------
     def _start(self, request: Request) -> None:
         self.received_at = time.monotonic()
+        self.requests += 1
         worker = self.worker
-        if not worker.alive:
+        if worker.closes_connections():
             self.conn.close_after_response()
         if is_websocket_upgrade(request):
             self.task = worker.loop.create_task(self._run_websocket(request))
@@ -527,7 +530,10 @@ class HttpConnection(asyncio.Protocol):
                 and self.transport.get_extra_info("sslcontext") is None)
 
     def request_waiting(self) -> bool:
-        """Bytes of a next request wait in the kernel, not read yet."""
+        """A next request is on its way: it waits in the kernel not read yet, or
+        the connection is new (from the listen queue) and has brought none yet."""
+        if not self.requests and time.monotonic() - self.accepted_at < FIRST_REQUEST_GRACE:
+            return True
         if self.fd < 0:
             return False
         try:
@@ -573,6 +579,9 @@ class HttpConnection(asyncio.Protocol):
             worker.log.exception("Failed to write the access log")
 
 
+#: How long a stopping worker waits for the first request of a connection it
+#: has just taken from the listen queue (a proxy sends it right after connecting).
+FIRST_REQUEST_GRACE = 1.0
 #: The 503 body of a request that waited past max_queue_time.
 SHED = ("The request waited in the queue longer than the server's max_queue_time and was "
         "not run; please retry.")

@@ -293,6 +293,10 @@ class Worker:
         except OSError:
             pass
 
+    def closes_connections(self) -> bool:
+        """Every response must say Connection: close: the worker or the server stops."""
+        return not self.alive or self.slot_writer.master_drains()
+
     def serves_the_queue_on_stop(self) -> bool:
         """The whole server stops (the master takes no idle connections): take and
         serve what waits in the listen queue before letting go of the listeners,
@@ -327,6 +331,18 @@ class Worker:
 
     def run(self) -> None:  # pragma: no cover - every kind overrides it
         raise NotImplementedError
+
+
+def take_the_queue(listeners: list[socket.socket]) -> list[tuple[int, socket.socket, Any]]:
+    """Every connection waiting in the listeners' accept queues, then close our
+    copies of the listeners at once: a connection that arrives after the last
+    accept of the last process holding a listener is reset by the kernel, so
+    that moment must follow the drain as closely as possible."""
+    taken = [(index, sock, peer) for index, listener in enumerate(listeners)
+             for sock, peer in queued_connections(listener)]
+    for listener in listeners:
+        listener.close()
+    return taken
 
 
 def queued_connections(listener: socket.socket) -> Iterator[tuple[socket.socket, Any]]:

@@ -73,9 +73,10 @@ class Connection:
     #: TLS connections are :class:`workhorse.workers.tls.TLSConnection`.
     is_tls = False
 
-    __slots__ = ("armed", "bytes_in", "conn", "fd", "head_started", "label", "linger",
-                 "listener_index", "parked_at", "parks", "peer", "proxy_buffer", "proxy_environ",
-                 "proxy_versions", "read_timeout", "registered", "send_timeout", "sock")
+    __slots__ = ("accepted_at", "armed", "bytes_in", "conn", "fd", "head_started", "label",
+                 "linger", "listener_index", "parked_at", "parks", "peer", "proxy_buffer",
+                 "proxy_environ", "proxy_versions", "read_timeout", "registered", "requests",
+                 "send_timeout", "sock")
 
     def __init__(self, sock: socket.socket, peer: Any, conn: ServerConnection,
                  listener_index: int, *, read_timeout: float = 0.0,
@@ -102,6 +103,10 @@ class Connection:
         #: The client may still be sending a body nobody read: close in stages.
         self.linger = False
         self.proxy_environ: dict[str, str] | None = None
+        #: When it was accepted, and how many requests it brought: a new
+        #: connection with none yet has its first on the way.
+        self.accepted_at = time.monotonic()
+        self.requests = 0
         #: PROXY protocol versions still expected before the first HTTP byte
         #: (empty: none expected); see :meth:`expect_proxy_header`.
         self.proxy_versions: frozenset[int] = frozenset()

@@ -36,7 +36,7 @@ from typing import Any
 from workhorse import handoff
 from workhorse.http import ProtocolError, ServerConnection
 from workhorse.workers import serving
-from workhorse.workers.base import Worker, queued_connections
+from workhorse.workers.base import Worker, take_the_queue
 from workhorse.workers.connection import ClientGone, Connection, ReadTimeout
 from workhorse.workers.handler import RequestHandler
 from workhorse.wsgi.errors import ErrorStream
@@ -52,6 +52,9 @@ REAP_INTERVAL = 0.25
 #: How often a stopping worker checks whether its last connections are done.
 STOP_POLL = 0.05
 
+#: How long a stopping worker waits for the first request of a connection it
+#: has just taken from the listen queue (a proxy sends it right after connecting).
+FIRST_REQUEST_GRACE = 1.0
 #: Longest a stopping worker waits for room in the master's hand-off queue.
 HANDOFF_WAIT = 1.0
 
@@ -170,11 +173,10 @@ class ThreadWorker(Worker):
     def _take_queued(self) -> None:
         """Connections waiting in the listen queue: parked, so a request thread
         serves each (with Connection: close) before the worker exits."""
-        for index, listener in enumerate(self.listen_socks):
-            for sock, peer in queued_connections(listener):
-                client = self._adopt(sock, peer, index)
-                if client is not None:
-                    self._park(client)
+        for index, sock, peer in take_the_queue(self.listen_socks):
+            client = self._adopt(sock, peer, index)
+            if client is not None:
+                self._park(client)
 
     def _last_hand_off(self) -> None:
         """With the request threads gone, let go of what they adopted at the last
@@ -214,9 +216,12 @@ class ThreadWorker(Worker):
         """
         to_master = self.handoff is not None and self.slot_writer.master_takes_idle()
         moving: list[Connection] = []
+        now = time.monotonic()
         for fd, client in list(self.parked.items()):
             if client.armed != client.parks:
                 continue  # still being parked: the next pass takes it
+            if not client.requests and now - client.accepted_at < FIRST_REQUEST_GRACE:
+                continue  # just connected (from the listen queue): its request is coming
             if to_master and _movable(client):
                 if self.parked.pop(fd, None) is client:
                     moving.append(client)

@@ -191,6 +191,7 @@ class RequestHandler:
     def handle(self, client: Connection, request: Request) -> bool:
         """Run the app for ``request`` and send its response. True = keep alive."""
         now_wall = time.time()
+        client.requests += 1
         body: Any
         if request.content_length or request.chunked:
             body = RequestBody(self._body_source(client))
@@ -220,7 +221,7 @@ class RequestHandler:
         # every response of a worker on its way out.
         worker = self.worker
         worker.count_request()
-        if not worker.alive:
+        if worker.closes_connections():
             conn.close_after_response()
         response = Response(conn, client.send, client.send_parts)
         keep = self._run_app(client, environ, response, request_id)

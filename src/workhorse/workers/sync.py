@@ -20,7 +20,7 @@ from typing import Any
 
 from workhorse.http import ServerConnection
 from workhorse.workers import serving
-from workhorse.workers.base import LOOP_TICK, Worker, queued_connections
+from workhorse.workers.base import LOOP_TICK, Worker, take_the_queue
 from workhorse.workers.handler import RequestHandler
 from workhorse.wsgi.errors import ErrorStream
 
@@ -47,9 +47,8 @@ class SyncWorker(Worker):
             self.handler.slot.flush()
 
     def _serve_queued(self, socks: list[socket.socket]) -> None:
-        for index, sock in enumerate(socks):
-            for conn, peer in queued_connections(sock):
-                self.serve_connection(conn, peer, index)
+        for index, conn, peer in take_the_queue(socks):
+            self.serve_connection(conn, peer, index)
 
     def _loop(self, socks: list[socket.socket], wait_on: list[Any]) -> None:
         while self.alive:
