@@ -60,6 +60,33 @@ def query_dead_database(seconds: float) -> None:
         listener.close()
 
 
+def trickle(start_response: Any, count: int, every: float, stall_after: int) -> Any:
+    """A streamed response: ``count`` chunks, one every ``every`` seconds (an
+    export, server-sent events); with ``stall_after`` it stops after that many."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+
+    def chunks() -> Any:
+        for index in range(count):
+            if index == stall_after:
+                time.sleep(60)
+            yield f"chunk {index}\n".encode()
+            time.sleep(every)
+        yield b"done\n"
+
+    return chunks()
+
+
+def upload(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """Reads the request body as it comes and answers its length."""
+    stream = environ["wsgi.input"]
+    total = 0
+    while chunk := stream.read(4096):
+        total += len(chunk)
+    body = str(total).encode()
+    start_response("200 OK", [("Content-Length", str(len(body)))])
+    return [body]
+
+
 def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     path = environ["PATH_INFO"]
     query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
@@ -77,6 +104,11 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         time.sleep(seconds)
     elif path == "/grow":
         _KEPT.append(bytearray(int(query.get("mb", "10")) * 2**20))
+    elif path == "/trickle":
+        return trickle(start_response, int(query.get("n", "10")), float(query.get("every", "0.2")),
+                       int(query.get("stall_after", "-1")))
+    elif path == "/upload":
+        return upload(environ, start_response)
     body = str(os.getpid()).encode() if path == "/pid" else b"ok"
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]

@@ -144,7 +144,9 @@ def test_all_workers_stuck_service_comes_back(server_factory, stuck_env):
     assert [r[0][:30] for r in results] == [b"HTTP/1.1 504 Gateway Timeout\r\n"] * 2
 
 
-def test_gthread_bystanders_get_503(server_factory, stuck_env):
+def test_gthread_a_stuck_request_costs_only_itself(server_factory, stuck_env):
+    """The stuck call let go of the GIL (a hung database): its client gets the 504 at
+    the deadline, the request beside it finishes normally, new ones go elsewhere."""
     server = server_factory(["-k", "gthread", "--threads", "2", "-w", "1", "-t", str(TIMEOUT),
                              "stuckapp:app"], env=stuck_env)
     results: dict[str, tuple[bytes, float]] = {}
@@ -152,15 +154,40 @@ def test_gthread_bystanders_get_503(server_factory, stuck_env):
         target=lambda: results.setdefault("stuck", stuck_request(server.port, "/block?s=60")))
     stuck.start()
     wait_for(lambda: marks(stuck_env, "block"), message="the stuck request")
+    bystander = threading.Thread(target=lambda: results.setdefault(
+        "slow", stuck_request(server.port, f"/sleep?s={TIMEOUT + 1}")))
+    bystander.start()
+    wait_for(lambda: marks(stuck_env, "sleep"), message="the bystander request")
+    stuck.join(20)
+    assert results["stuck"][0].startswith(b"HTTP/1.1 504")
+    assert results["stuck"][1] < TIMEOUT + 1.0, results["stuck"][1]  # at the deadline
+    # Meanwhile new requests are served (by the replacement).
+    assert requests.get(server.url + "/ok", timeout=10).status_code == 200
+    bystander.join(20)
+    assert results["slow"][0].startswith(b"HTTP/1.1 200"), results["slow"][0][:60]
+    wait_for(lambda: "its other requests finished before it was replaced" in server.log(),
+             message="the partial termination logged")
+    assert "query_dead_database" in server.log()  # the stack still logged
+
+
+def test_gthread_bystanders_of_a_frozen_worker_get_503(server_factory, stuck_env):
+    """The stuck call holds the GIL: the whole worker is frozen, so the request
+    beside it cannot finish: it gets a 503 (retry) when the worker is ended."""
+    server = server_factory(["-k", "gthread", "--threads", "2", "-w", "1", "-t", str(TIMEOUT),
+                             "stuckapp:app"], env=stuck_env)
+    results: dict[str, tuple[bytes, float]] = {}
     bystander = threading.Thread(
         target=lambda: results.setdefault("slow", stuck_request(server.port, "/sleep?s=30")))
     bystander.start()
     wait_for(lambda: marks(stuck_env, "sleep"), message="the bystander request")
+    stuck = threading.Thread(
+        target=lambda: results.setdefault("stuck", stuck_request(server.port, "/spin?s=60")))
+    stuck.start()
     stuck.join(20)
     bystander.join(20)
-    assert results["stuck"][0].startswith(b"HTTP/1.1 504")
-    assert results["slow"][0].startswith(b"HTTP/1.1 503 Service Unavailable")
-    assert b"Retry-After: 1" in results["slow"][0]
+    assert results["slow"][0].startswith(b"HTTP/1.1 504")  # the first past its deadline
+    assert results["stuck"][0].startswith(b"HTTP/1.1 503 Service Unavailable")
+    assert b"Retry-After: 1" in results["stuck"][0]
     wait_for(lambda: "1 other request(s) in flight answered 503" in server.log())
 
 
@@ -317,3 +344,40 @@ def test_a_worker_hung_in_its_import_does_not_hold_up_a_stop(server_factory, stu
     assert elapsed < 10, elapsed
     if hang == "c":
         assert "it was still booting" in server.log()
+
+
+# --- a deadline that means stuck, not long ---------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_stream_that_flows_outlives_the_timeout_and_one_that_stops_does_not(
+        server_factory, stuck_env, kind):
+    server = server_factory([*KINDS[kind], "-w", "1", "-t", str(TIMEOUT), "stuckapp:app"],
+                            env=stuck_env)
+    every = TIMEOUT / 4
+    flowing = requests.get(server.url + f"/trickle?n=12&every={every}", timeout=30)
+    assert flowing.status_code == 200 and flowing.text.endswith("done\n")  # 3 s > timeout
+    assert "WORKER TIMEOUT" not in server.log()
+    started = time.monotonic()
+    stalled, _ = stuck_request(server.port, "/trickle?n=12&every=0.1&stall_after=2")
+    elapsed = time.monotonic() - started
+    assert stalled.startswith(b"HTTP/1.1 200") and b"chunk 1" in stalled
+    assert not stalled.endswith(b"0\r\n\r\n")  # cut: the client sees it is incomplete
+    assert TIMEOUT < elapsed < TIMEOUT + 2.5, elapsed
+    wait_for(lambda: "WORKER TIMEOUT" in server.log() and "in chunks" in server.log(),
+             message="the stalled stream's stack logged")
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_an_upload_that_flows_outlives_the_timeout(server_factory, stuck_env, kind):
+    server = server_factory([*KINDS[kind], "-w", "1", "-t", str(TIMEOUT), "stuckapp:app"],
+                            env=stuck_env)
+
+    def slow_body():
+        for _ in range(10):
+            yield b"u" * 1000
+            time.sleep(TIMEOUT / 4)  # pacing the upload: 2.5 timeouts in all
+
+    answer = requests.post(server.url + "/upload", data=slow_body(), timeout=30)
+    assert (answer.status_code, answer.text) == (200, "10000")
+    assert "WORKER TIMEOUT" not in server.log()

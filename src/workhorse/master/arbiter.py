@@ -250,6 +250,11 @@ class Arbiter:
         note = worker_classes.alias_note(cfg.worker_class)
         if note:
             self.log.info("%s", note)
+        if cfg.timeout:
+            # Gunicorn's gthread and asgi workers read timeout as a heartbeat.
+            self.log.info("timeout %gs limits each request: one that makes no progress for "
+                          "that long is ended with a 504 and its stack logged (a stream that "
+                          "flows is not cut); see docs/supervision.md", cfg.timeout)
         process.set_process_title(f"workhorse-m {cfg.proc_name_or_default}"[:15])
         self._call_hook("when_ready", self)
 
@@ -799,7 +804,10 @@ class Arbiter:
             overdue = watchdog.check(handle.slot, now)
             if overdue is None:
                 continue
-            handle.termination = watchdog.start(handle.pid, handle.slot, overdue, now)
+            handle.termination = watchdog.start(handle.pid, handle.slot, overdue, now,
+                                                drain_for=self.cfg.graceful_timeout)
+            if handle.termination.partial:
+                self._end_partially(handle, handle.termination)
             if handle.termination.rescue_error and not self._said_rescue_unavailable:
                 self._said_rescue_unavailable = True
                 self.log.warning("Timed-out clients cannot be answered with 504 here (%s); "
@@ -917,11 +925,26 @@ class Arbiter:
             self.log.error("Worker %s exited unexpectedly (%s)", handle.pid,
                            _describe_exit(status))
 
+    def _end_partially(self, handle: WorkerHandle, term: Termination) -> None:
+        """A stuck request in a worker whose other threads still run: its client gets
+        the 504 now, and the worker a graceful stop (no new work, its other requests
+        finish); the watchdog kills it once they have (see master/termination.py)."""
+        for client in term.rescued:
+            head_only = client.request_line.startswith("HEAD ")
+            reply = answers.response(504, client.request_id, head_only=head_only)
+            # Shutting the copy down also ends the worker's side: nothing it
+            # writes later reaches the client after the 504.
+            if answer_and_close(client.fd, reply):
+                term.answered_early = True
+                self.counters.answered_504 += 1
+        term.rescued.clear()
+        self._request_stop(handle, StopReason.SHUTDOWN, signal.SIGTERM)
+
     def _finish_termination(self, handle: WorkerHandle, now: float) -> None:
         term = handle.termination
         assert term is not None
         self.counters.timeouts += 1 if term.cause == RestartCause.TIMEOUT else 0
-        overdue_answered = False
+        overdue_answered = term.answered_early
         others_answered = 0
         handed_over = 0
         for client in term.rescued:
@@ -950,6 +973,11 @@ class Arbiter:
             why = term.rescue_error or "its response had started, or it left"
             answer = ("its client was answered 504" if overdue_answered else
                       f"its client could not be answered ({why})")
+        if term.partial:
+            answer += ("; the worker's other threads still ran, so it took no new work and "
+                       + (f"was killed with {term.others_left} other request(s) still in "
+                          f"flight after graceful_timeout" if term.others_left else
+                          "its other requests finished before it was replaced"))
         if others_answered:
             answer += f"; {others_answered} other request(s) in flight answered 503"
         if handed_over:

@@ -14,6 +14,14 @@ meanwhile, it says what to do now; the watchdog does it.
 3. **kill** (after :data:`ABORT_GRACE`): SIGKILL, which also ends a worker
    stopped with SIGSTOP or blocked in a system call. A boot timeout skips
    the abort: a booting worker has no clients and no hook to run.
+
+A stuck request costs only itself when the rest of its worker still runs:
+in a threaded worker whose main loop still beats (the stuck call released
+the GIL: a hung database query, a socket read), the termination is
+*partial*: the overdue client is answered 504 at once, the worker is told to
+stop gracefully (it takes no new work, passes its idle connections on), and
+it is killed once its other requests are done (or at ``graceful_timeout``).
+Only a worker frozen as a whole has its other requests answered 503.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ ABORT_GRACE = 0.25
 
 class Phase(enum.Enum):
     DUMP = "dump"  # the stack dump was asked for
+    DRAINING = "draining"  # partial: the worker finishes its other requests
     ABORT = "abort"  # SIGABRT sent
     KILLED = "killed"  # SIGKILL sent; waiting for the reap
     CANCELLED = "cancelled"  # the overdue request finished during the dump
@@ -82,17 +91,36 @@ class Termination:
     held_fds: set[int] = field(default_factory=set)  # worker fds already copied
     rescue_error: str = ""
     killed_at: float = 0.0
+    #: Partial (see the module docstring): the rest of the worker still runs.
+    partial: bool = False
+    #: Partial: the latest moment the worker is killed, done or not.
+    drain_until: float = 0.0
+    #: Partial: the worker's other requests still in flight when it was killed.
+    others_left: int = 0
+    #: The overdue client was answered at the deadline (partial), not after the kill.
+    answered_early: bool = False
 
     @property
     def waiting(self) -> bool:
         """Still has a step to take (a wake-up is due at ``next_step_at``)."""
-        return self.phase in (Phase.DUMP, Phase.ABORT)
+        return self.phase in (Phase.DUMP, Phase.ABORT, Phase.DRAINING)
 
 
-def next_step(term: Termination, now: float, *, request_finished: bool) -> Step:
+#: How often a draining (partial) termination looks at the worker's other requests.
+DRAIN_POLL = 0.1
+
+
+def next_step(term: Termination, now: float, *, request_finished: bool,
+              others_busy: int = 0) -> Step:
     """What to do with ``term`` now; the caller records the step with :func:`took`."""
     if not term.waiting or now < term.next_step_at:
         return Step.WAIT
+    if term.phase == Phase.DRAINING:
+        if others_busy and now < term.drain_until:
+            term.next_step_at = now + DRAIN_POLL
+            return Step.WAIT
+        term.others_left = others_busy
+        return Step.KILL
     if term.phase == Phase.ABORT or term.cause == RestartCause.BOOT_TIMEOUT:
         return Step.KILL
     if term.cause == RestartCause.TIMEOUT and request_finished:

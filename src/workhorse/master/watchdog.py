@@ -21,6 +21,7 @@ from typing import Any
 from workhorse.master import rescue
 from workhorse.master.deadlines import Overdue, find_overdue, frozen_after, next_check
 from workhorse.master.termination import (
+    DRAIN_POLL,
     DUMP_WAIT,
     Phase,
     RescuedClient,
@@ -37,6 +38,10 @@ from workhorse.scoreboard import (
     RestartCause,
     Scoreboard,
 )
+
+#: A threaded worker whose main loop beat this recently still runs (it beats
+#: every second while idle, and is not waiting on the stuck thread).
+PARTIAL_HEARTBEAT = 2.0
 
 
 class Watchdog:
@@ -71,21 +76,45 @@ class Watchdog:
         return min(found) if found else None
 
     # --- ending a worker ----------------------------------------------------------
-    def start(self, pid: int, slot: int, overdue: Overdue, now: float) -> Termination:
+    def start(self, pid: int, slot: int, overdue: Overdue, now: float, *,
+              drain_for: float = 0.0) -> Termination:
+        """Begin ending a worker; ``drain_for`` > 0 allows a partial termination
+        (a threaded worker whose loop still runs finishes its other requests)."""
         term = Termination(cause=overdue.cause, pid=pid, slot=slot, started=now,
                            detail=overdue.detail, overdue_thread=overdue.thread,
                            request_line=overdue.request_line, elapsed=overdue.elapsed,
                            seq=overdue.seq, deadline=overdue.deadline,
                            phase=Phase.DUMP, next_step_at=now + DUMP_WAIT)
-        if overdue.cause != RestartCause.BOOT_TIMEOUT:
+        if drain_for and self._rest_still_runs(slot, overdue, now):
+            term.partial = True
+            term.phase = Phase.DRAINING
+            term.drain_until = now + drain_for
+            term.next_step_at = now + DRAIN_POLL
+            self._rescue_clients(term, only_overdue=True)
+        elif overdue.cause != RestartCause.BOOT_TIMEOUT:
             self._rescue_clients(term)
         if self.dump_signal is not None:
             _signal(pid, self.dump_signal)
         return term
 
+    def _rest_still_runs(self, slot: int, overdue: Overdue, now: float) -> bool:
+        """A request timed out in a threaded worker whose main loop still beats:
+        the stuck call let go of the GIL, its other threads can finish."""
+        if overdue.cause != RestartCause.TIMEOUT or self.board.threads < 2:
+            return False
+        worker = self.board.read_worker(slot)
+        return not worker.event_loop and now - worker.heartbeat < PARTIAL_HEARTBEAT
+
+    def others_busy(self, term: Termination) -> int:
+        """The worker's requests in flight besides the overdue one."""
+        return sum(1 for request in self.requests(term.slot)
+                   if request.thread != term.overdue_thread)
+
     def advance(self, term: Termination, now: float) -> None:
         """Take the next step of ``term`` if it is due."""
-        step = next_step(term, now, request_finished=self._request_finished(term))
+        others = self.others_busy(term) if term.phase == Phase.DRAINING else 0
+        step = next_step(term, now, request_finished=self._request_finished(term),
+                         others_busy=others)
         if step == Step.ABORT:
             # Connections taken since the dump started (other threads kept
             # working if the stuck one released the GIL).
@@ -109,7 +138,7 @@ class Watchdog:
                 pass
         term.rescued.clear()
 
-    def _rescue_clients(self, term: Termination) -> None:
+    def _rescue_clients(self, term: Termination, *, only_overdue: bool = False) -> None:
         """Take copies of the worker's client sockets (idempotent: known ones are skipped).
 
         In-flight requests are found through the scoreboard (their fd and
@@ -126,6 +155,9 @@ class Watchdog:
             term.rescue_error = str(exc)
             return
         try:
+            if only_overdue:
+                self._rescue_in_flight(term, pidfd, term.overdue_thread)
+                return
             for thread in range(self.board.threads):
                 self._rescue_in_flight(term, pidfd, thread)
             if self.board.threads > 1:

@@ -73,10 +73,29 @@ class Connection:
     #: TLS connections are :class:`workhorse.workers.tls.TLSConnection`.
     is_tls = False
 
-    __slots__ = ("accepted_at", "armed", "bytes_in", "conn", "fd", "head_started", "label",
-                 "linger", "listener_index", "parked_at", "parks", "peer", "proxy_buffer",
-                 "proxy_environ", "proxy_versions", "read_timeout", "registered", "requests",
-                 "send_timeout", "sock")
+    __slots__ = (
+        "accepted_at",
+        "armed",
+        "bytes_in",
+        "conn",
+        "fd",
+        "head_started",
+        "label",
+        "linger",
+        "listener_index",
+        "on_progress",
+        "parked_at",
+        "parks",
+        "peer",
+        "proxy_buffer",
+        "proxy_environ",
+        "proxy_versions",
+        "read_timeout",
+        "registered",
+        "requests",
+        "send_timeout",
+        "sock",
+    )
 
     def __init__(self, sock: socket.socket, peer: Any, conn: ServerConnection,
                  listener_index: int, *, read_timeout: float = 0.0,
@@ -107,6 +126,8 @@ class Connection:
         #: connection with none yet has its first on the way.
         self.accepted_at = time.monotonic()
         self.requests = 0
+        #: Called when a slow send makes progress (the request's deadline moves).
+        self.on_progress: Callable[[], None] | None = None
         #: PROXY protocol versions still expected before the first HTTP byte
         #: (empty: none expected); see :meth:`expect_proxy_header`.
         self.proxy_versions: frozenset[int] = frozenset()
@@ -219,6 +240,7 @@ class Connection:
 
     def _send_rest(self, rest: memoryview) -> None:
         wait_for_room = self._room_waiter()
+        progress = self.on_progress
         while rest:
             wait_for_room()
             try:
@@ -227,6 +249,8 @@ class Connection:
                 continue
             except OSError as exc:
                 raise client_error(exc) from exc
+            if progress is not None:
+                progress()
 
     def sendfile(self, fd: int, offset: int, count: int) -> int:
         """Send ``count`` bytes of file ``fd`` from ``offset`` with sendfile(2); a client
@@ -247,6 +271,8 @@ class Connection:
                 if chunk == 0:
                     break  # the file is shorter than it said
                 sent += chunk
+                if self.on_progress is not None:
+                    self.on_progress()
         finally:
             self.sock.setblocking(True)
         return sent

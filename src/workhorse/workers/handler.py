@@ -130,6 +130,7 @@ class RequestHandler:
 
     def begin(self, client: Connection) -> None:
         """A request starts arriving on ``client``: its deadline starts now."""
+        client.on_progress = self._progress if self.timeout else None
         now = time.monotonic()
         self.slot.begin(client.fd, client.label, now, now + self.timeout if self.timeout else 0.0)
 
@@ -186,6 +187,12 @@ class RequestHandler:
                 return not may_wait_for_head
             # A pipelined request is already buffered: serve it now.
             self.begin(client)
+
+    def _progress(self) -> None:
+        """The exchange moved (a body chunk in or out, a slow reader took some):
+        the deadline means stuck, not long, so it moves on by ``timeout``."""
+        if self.timeout:
+            self.slot.extend_deadline(self.timeout)
 
     # --- one request ---------------------------------------------------------
     def handle(self, client: Connection, request: Request) -> bool:
@@ -347,6 +354,7 @@ class RequestHandler:
                     if not response.headers_sent:
                         self.slot.writing()
                     response.write(chunk)
+                    self._progress()  # a stream that flows is not stuck
         if not response.started:
             raise AppError("the app returned without calling start_response()")
         if self._rid_name:
@@ -428,6 +436,7 @@ class RequestHandler:
             except ReadTimeout as exc:
                 raise ClientGone(f"the client stopped sending the request body: {exc}") from exc
             if type(event) is Data:
+                self._progress()  # an upload that flows is not stuck
                 return bytes(event.data)
             if type(event) is EndOfMessage or event is PAUSED:
                 return b""
