@@ -403,6 +403,8 @@ class Logger:
         if access_format is None:
             return
         log = self.access_log
+        if log.disabled:
+            self.keep_ours_enabled()
         if not log.isEnabledFor(logging.INFO):
             return
         try:
@@ -433,8 +435,12 @@ class Logger:
         except Exception:
             return False  # a broken conversion: reported by logging, as Gunicorn's is
         with handler.lock:  # type: ignore[union-attr]
+            stream = handler.stream
+            if stream is None:
+                # Closed under us (an app's logging.config call closes every
+                # handler it finds): logging's FileHandler reopens it.
+                return False
             try:
-                stream = handler.stream
                 stream.write(line)
                 stream.flush()
             except Exception:
@@ -442,6 +448,24 @@ class Logger:
                 # the line may be half-written already.
                 handler.handleError(_access_record(log, fmt, atoms))
         return True
+
+    def keep_ours_enabled(self) -> None:
+        """Undo an app's logging config that disabled the server's own loggers.
+
+        ``logging.config.dictConfig`` with ``disable_existing_loggers`` (its
+        default: Flask's documented setup, many others) disables every
+        logger it does not name, ``gunicorn.error`` and ``gunicorn.access``
+        included, which silences the server's logs for good. They belong to
+        the server, so they are enabled again (once said in the error log).
+        A config that names them keeps what it says about them.
+        """
+        changed = [log.name for log in (self.error_log, self.access_log) if log.disabled]
+        if not changed:
+            return
+        for log in (self.error_log, self.access_log):
+            log.disabled = False
+        self.info("The application's logging configuration disabled %s; enabled again "
+                  "(they are the server's error and access logs)", " and ".join(changed))
 
     # -- files ---------------------------------------------------------------
 

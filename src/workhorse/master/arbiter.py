@@ -303,6 +303,7 @@ class Arbiter:
             self.log.error("Failed to load the application %r:\n%s", self.app_uri,
                            traceback.format_exc())
             raise HaltServer("App failed to load.", APP_LOAD_ERROR)
+        self.log.keep_ours_enabled()  # the app's logging setup may have disabled them
 
     def _install_signals(self) -> None:
         self._wakeup_r, self._wakeup_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)

@@ -174,6 +174,7 @@ class Worker:
             raise SystemExit(WORKER_BOOT_ERROR)
         if self.wsgi is None:
             self.wsgi = self._load_app()
+        self.log.keep_ours_enabled()  # the app's logging setup may have disabled them
         self._call_hook("post_worker_init", self)
         if self.cfg.reload:
             start_reloader(self, self.cfg.reload_extra_files, self.log)
