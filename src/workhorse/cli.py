@@ -60,10 +60,11 @@ def run_server(args: list[str]) -> int:
         from workhorse.master.process import daemonize
 
         daemonize(bool(cfg.enable_stdio_inheritance))
-    from workhorse.logs import Logger, LogSetupError
+    from workhorse.logs import LogSetupError
+    from workhorse.logs.custom import make_logger
 
     try:
-        log = Logger(cfg)
+        log = make_logger(cfg)
     except LogSetupError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

@@ -387,6 +387,11 @@ class ServerConnection:
         return request.keep_alive and (_EOM <= self._their <= _DONE or self.request_body_complete)
 
     @property
+    def response_chunked(self) -> bool:
+        """The response head chose chunked framing."""
+        return self._framing == CHUNKED
+
+    @property
     def request_body_complete(self) -> bool:
         """All of the current request's body was received and parsed."""
         their = self._their

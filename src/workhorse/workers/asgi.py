@@ -86,6 +86,7 @@ class AsgiWorker(Worker):
         self.websocket_max_message_size = cfg.websocket_max_message_size
         self.own_pid = os.getpid()
         self.access_log = self.settings.access_log
+        self.gunicorn_access = bool(getattr(self.log, "gunicorn_access", False))
         self.busy_idle = (self.ctx.board.count_busy_idle
                           if serving.needs_busy_idle(cfg, self.log) else None)
         self.pre_request_hook = serving.user_hook(cfg, "pre_request")
@@ -266,10 +267,11 @@ class AsgiWorker(Worker):
             self.log.warning("A WebSocket upgrade was answered 501: %s", why)
 
     # --- hooks ----------------------------------------------------------------------------
-    def pre_request(self, request: Request, peer: Any, scope: dict[str, Any]) -> Any:
+    def pre_request(self, request: Request, peer: Any, scope: dict[str, Any],
+                    number: int) -> Any:
         if self.pre_request_hook is None and self.post_request_hook is None:
             return None
-        req = hook_request(request, peer, str(scope.get("scheme", "http")))
+        req = hook_request(request, peer, str(scope.get("scheme", "http")), number)
         if self.pre_request_hook is not None:
             self._run_hook("pre_request", self.pre_request_hook, self, req)
         return req

@@ -25,6 +25,7 @@ seconds later, so no task outlives its connection for long.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
 import socket
 import time
@@ -325,7 +326,7 @@ class HttpConnection(asyncio.Protocol):
         worker.count_request()
         if not worker.alive:
             self.conn.close_after_response()
-        hook_req = worker.pre_request(request, self.peer, scope)
+        hook_req = worker.pre_request(request, self.peer, scope, self.requests)
         failed = True
         try:
             await worker.app(scope, cycle.receive, cycle.send)
@@ -574,7 +575,16 @@ class HttpConnection(asyncio.Protocol):
             bytes_received=request.head_size + cycle.body_bytes_read,
         )
         try:
-            worker.log.access(record)
+            if worker.gunicorn_access:  # a logger_class written for Gunicorn
+                req = hook_request(request, self.peer, str(scope.get("scheme", "http")),
+                                   self.requests)
+                req.workhorse_record = record
+                resp = ResponseInfo(cycle.status_code or 500, cycle.response_headers,
+                                    cycle.bytes_sent)
+                worker.log.access(resp, req, environ,
+                                  datetime.timedelta(seconds=record.duration))
+            else:
+                worker.log.access(record)
         except Exception:
             worker.log.exception("Failed to write the access log")
 
@@ -627,6 +637,7 @@ def format_task_stack(task: asyncio.Task[Any]) -> str:
     return "".join(traceback.format_list(traceback.StackSummary.extract(frames))).rstrip()
 
 
-def hook_request(request: Request, peer: tuple[Any, ...] | None, scheme: str) -> HookRequest:
-    return HookRequest(request, peer[:2] if peer else None, scheme, None)
+def hook_request(request: Request, peer: tuple[Any, ...] | None, scheme: str,
+                 number: int) -> HookRequest:
+    return HookRequest(request, peer[:2] if peer else None, scheme, None, number=number)
 

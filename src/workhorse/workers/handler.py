@@ -21,6 +21,7 @@ writer, in batches by the Python one).
 
 from __future__ import annotations
 
+import datetime
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -115,6 +116,7 @@ class RequestHandler:
         # Resolved once: the request path reads these on every request.
         self.hooks = pre_request is not None or post_request is not None
         self.access_log = settings.access_log
+        self.gunicorn_access = bool(getattr(log, "gunicorn_access", False))
         self._extend_deadline = _deadline_extender(slot)
         rid = settings.request_id_header
         self._rid_key = "HTTP_" + rid.replace("-", "_") if rid else ""
@@ -218,7 +220,8 @@ class RequestHandler:
         environ["workhorse.extend_deadline"] = self._extend_deadline
         hook_req = None
         if self.hooks:
-            hook_req = HookRequest(request, client.peer, environ["wsgi.url_scheme"], body)
+            hook_req = HookRequest(request, client.peer, environ["wsgi.url_scheme"], body,
+                                   number=client.requests, proxy_info=client.proxy_environ)
             if self.pre_request is not None:
                 self._run_hook("pre_request", self.pre_request, self.worker, hook_req)
         busy_idle = self.busy_idle() if self.busy_idle is not None else NO_BUSY_IDLE
@@ -245,7 +248,7 @@ class RequestHandler:
         client.bytes_in = 0
         if self.access_log:
             self._access(client, request, response, environ, now_wall, duration, queue_time,
-                         busy_idle, request_id, body)
+                         busy_idle, request_id, body, hook_req)
         return keep and conn.keep_alive
 
     def _too_late(self, queue_time: float | None) -> bool:
@@ -477,7 +480,7 @@ class RequestHandler:
     def _access(self, client: Connection, request: Request, response: Response,
                 environ: dict[str, Any], start: float, duration: float,
                 queue_time: float | None, busy_idle: tuple[int | None, int | None],
-                request_id: str, body: Any) -> None:
+                request_id: str, body: Any, hook_req: HookRequest | None = None) -> None:
         record = AccessRecord(
             remote_addr=client.peer[0] if client.peer else environ.get("REMOTE_ADDR", "") or "-",
             method=request.method,
@@ -502,7 +505,13 @@ class RequestHandler:
             bytes_received=request.head_size + getattr(body, "bytes_read", 0),
         )
         try:
-            self.log.access(record)
+            if self.gunicorn_access:  # a logger_class written for Gunicorn
+                req = hook_req or HookRequest(request, client.peer,
+                                              environ.get("wsgi.url_scheme", "http"), body)
+                req.workhorse_record = record
+                self.log.access(response, req, environ, datetime.timedelta(seconds=duration))
+            else:
+                self.log.access(record)
         except Exception:
             self.log.exception("Failed to write the access log")
 

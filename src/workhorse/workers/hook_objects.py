@@ -13,17 +13,28 @@ from workhorse.http import Request
 
 
 class HookRequest:
-    """The ``req`` a Gunicorn ``pre_request``/``post_request`` hook receives."""
+    """The ``req`` a Gunicorn ``pre_request``/``post_request`` hook receives.
 
-    __slots__ = ("_request", "body", "headers", "peer_addr", "remote_addr", "scheme")
+    Not slotted: hooks put their own attributes on it (``req.start_time`` in
+    ``pre_request``, read back in ``post_request``), as they do on Gunicorn's.
+    """
 
-    def __init__(self, request: Request, peer: Any, scheme: str, body: Any) -> None:
+    #: The full access record, for a ``logger_class`` built on workhorse's logger.
+    workhorse_record: Any = None
+
+    def __init__(self, request: Request, peer: Any, scheme: str, body: Any, *,
+                 number: int = 1, proxy_info: dict[str, str] | None = None) -> None:
         self._request = request
         self.headers = request.headers  # the same list: hooks may append to it
         self.peer_addr = peer
         self.remote_addr = peer
         self.scheme = scheme
         self.body = body
+        #: Which request of its connection this is (Gunicorn's ``req_number``).
+        self.req_number = number
+        #: What a PROXY protocol header said (Gunicorn's ``proxy_protocol_info``).
+        self.proxy_protocol_info = proxy_info
+        self.fragment = ""
 
     @property
     def method(self) -> str:

@@ -38,6 +38,7 @@ class Response:
     """One response: what the app started and what has been sent of it."""
 
     __slots__ = (
+        "__dict__",  # hooks put their own attributes on resp, as on Gunicorn's
         "_conn",
         "_head",
         "_send",
@@ -205,6 +206,13 @@ class Response:
     @property
     def response_length(self) -> int:
         return self.sent
+
+    @property
+    def chunked(self) -> bool:
+        return self._conn.response_chunked
+
+    def should_close(self) -> bool:
+        return not self._conn.keep_alive
 
 
 def parse_status(status: object) -> tuple[int, str]:

@@ -32,7 +32,6 @@ ACCEPTED = {
     "protocol",
     "uwsgi_allow_ips",
     "raw_paste_global_conf",
-    "logger_class",
     "ssl_version",
     "reload_engine",
     "spew",

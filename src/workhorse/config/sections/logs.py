@@ -88,10 +88,14 @@ class Logging:
         flags=("--logger-class",),
         metavar="STRING",
         convert=c.class_path,
-        support=Support.ACCEPTED,
-        honoured=("simple", "gunicorn.instrument.statsd.Statsd"),
-        note="custom logger classes are not supported; configure logging with logconfig_dict",
-        help="Logger class to use.",
+        help="Logger class to use: a subclass of Gunicorn's (or workhorse.glogging.Logger).",
+        details=(
+            "Gunicorn's default and its StatsD logger mean workhorse's own logger (which"
+            " sends StatsD when statsd_host is set). A subclass of"
+            " gunicorn.glogging.Logger runs as it does under Gunicorn; change its import to"
+            " `from workhorse.glogging import Logger` to run it on workhorse's logs (its"
+            " atoms and speed). See docs/compatibility.md."
+        ),
     )
     logconfig: str | None = setting(
         None,
