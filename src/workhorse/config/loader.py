@@ -17,10 +17,11 @@ config file, a Gunicorn setting workhorse ignores) become warnings.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shlex
 from argparse import ArgumentParser
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,9 +120,12 @@ def _spellings(settings: Iterable[SettingInfo]) -> dict[str, str]:
     return spellings
 
 
+def _origin(source: str) -> str:
+    return "" if source == COMMAND_LINE else f" (from {source})"
+
+
 def _invalid(info: SettingInfo, shown: Any, source: str, exc: Exception) -> ConfigError:
-    origin = "" if source == COMMAND_LINE else f" (from {source})"
-    return ConfigError(f"Invalid value for {info.label}: {shown!r}: {exc}{origin}")
+    return ConfigError(f"Invalid value for {info.label}: {shown!r}: {exc}{_origin(source)}")
 
 
 class _Builder:
@@ -137,14 +141,29 @@ class _Builder:
             if info.spec.anchored:
                 self.set(info, info.default_value(), DEFAULT)
 
-    def set(self, info: SettingInfo, raw: Any, source: str, shown: Any = None) -> None:
-        """Convert ``raw`` for ``info`` and store it, or raise a ConfigError."""
+    def set(
+        self,
+        info: SettingInfo,
+        raw: Any,
+        source: str,
+        shown: Any = None,
+        locate: Callable[[], str] = str,
+    ) -> None:
+        """Convert ``raw`` for ``info`` and store it, or raise a ConfigError.
+
+        ``locate()`` (", line N"), called only for an error or a warning, is
+        added to the source in its message.
+        """
         if info.spec.anchored:
             raw = _anchor(raw, self.cwd)
         try:
             value = info.spec.convert(raw)
         except (TypeError, ValueError) as exc:
-            raise _invalid(info, raw if shown is None else shown, source, exc) from None
+            shown = raw if shown is None else shown
+            raise _invalid(info, shown, source + locate(), exc) from None
+        advice = info.spec.convert.advice(raw)
+        if advice:
+            self.warnings.append(f"{info.label}: {advice}{_origin(source + locate())}")
         setattr(self.config, info.name, value)
         self.sources[info.name] = source
 
@@ -176,7 +195,8 @@ class _Builder:
             if name == "config":
                 self.warnings.append(f"{read.label}: 'config' in a config file has no effect")
             elif name in self.settings:
-                self.set(self.settings[name], value, read.label)
+                locate = functools.partial(read.where, name)
+                self.set(self.settings[name], value, read.label, locate=locate)
         spellings = _spellings(self.settings.values())
         self.warnings += files.typo_warnings(read.namespace, spellings, read.label)
 

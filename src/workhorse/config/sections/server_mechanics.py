@@ -214,7 +214,7 @@ class ServerMechanics:
         section=SECTION,
         flags=("--protocol",),
         metavar="STRING",
-        convert=c.choice("http", "uwsgi"),
+        convert=c.protocol,
         support=Support.ACCEPTED,
         note=_NO_UWSGI,
         help="Protocol spoken on the listening sockets: http or uwsgi.",
@@ -300,7 +300,7 @@ class ServerMechanics:
         section=SECTION,
         flags=("--header-map",),
         metavar="STRING",
-        convert=c.choice("drop", "refuse", "dangerous"),
+        convert=c.choice("drop", "refuse", "dangerous", none="drop"),
         help="Headers whose names map to the same environ key: drop, refuse (400) or dangerous.",
         details=(
             "`X-Foo_Bar` and `X-Foo-Bar` both become `HTTP_X_FOO_BAR`. `drop`"
@@ -313,7 +313,7 @@ class ServerMechanics:
         section=SECTION,
         flags=("--root-path",),
         metavar="STRING",
-        convert=c.string,
+        convert=c.string_or("", "none"),
         help="Path prefix the application is mounted at: the SCRIPT_NAME of every request.",
         details=(
             "Gunicorn passes it to ASGI applications only (as `root_path`); workhorse"
