@@ -31,6 +31,7 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, NoReturn, TypeVar
 
+from workhorse.config.paste import split_global
 from workhorse.ipnets import parse_network
 
 T = TypeVar("T")
@@ -364,6 +365,17 @@ def _env_assignments(value: Any) -> list[str]:
 
 
 env_assignments = Converter("KEY=VALUE strings (a list, or a single string)", _env_assignments)
+
+
+def _paste_assignment(item: str) -> str:
+    split_global(item)  # raises ValueError naming the entry
+    return item
+
+
+paste_assignments = Converter(
+    "KEY=VALUE strings (a list, or a single string); \\= is a literal =",
+    lambda value: [_paste_assignment(item) for item in as_string_list(value)],
+)
 
 
 def choice(

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workhorse.config import files
+from workhorse.config import paste as pastedeploy
 from workhorse.config.errors import ConfigError
 from workhorse.config.parser import ParsedArgs, make_cli_parser, parse_args
 from workhorse.config.registry import SettingInfo
@@ -216,6 +217,8 @@ class _Builder:
         return LoadedConfig(self.config, app_uri, self.sources, self.warnings)
 
     def _app_uri(self, positional: list[str]) -> str | None:
+        if self.config.paste:
+            return self._paste_app_uri(positional)
         if not positional:
             return self.config.wsgi_app
         if len(positional) > 1:
@@ -224,6 +227,28 @@ class _Builder:
         self.config.default_proc_name = positional[0]
         self.sources["default_proc_name"] = COMMAND_LINE
         return positional[0]
+
+    def _paste_app_uri(self, positional: list[str]) -> str:
+        """The app comes from the ini file named by ``paste``, as in Gunicorn."""
+        location, name = pastedeploy.split_location(str(self.config.paste))
+        path = os.path.normpath(os.path.join(self.cwd, location))
+        if not os.path.isfile(path):
+            raise ConfigError(f"paste (--paste): {path!r} not found")
+        if pastedeploy.paste_deploy_missing():
+            raise ConfigError(
+                "paste (--paste): loading an application from a PasteDeploy ini file needs"
+                f" PasteDeploy, which is not installed: {pastedeploy.INSTALL_HINT}"
+            )
+        if positional:
+            self.warnings.append(
+                f"APP_MODULE {positional[0]!r} is ignored: the application comes from {path}"
+            )
+        self.config.default_proc_name = path
+        self.sources["default_proc_name"] = self.sources["paste"]
+        if self.sources["logconfig"] == DEFAULT and pastedeploy.has_logging_config(path):
+            self.config.logconfig = path
+            self.sources["logconfig"] = self.sources["paste"]
+        return pastedeploy.app_uri(path, name, self.config.paste_global_conf)
 
     def _ignored_settings(self) -> list[str]:
         return [

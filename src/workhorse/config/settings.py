@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from workhorse.config import worker_classes
+from workhorse.config import paste, worker_classes
 from workhorse.config.registry import SettingInfo, iter_settings
 from workhorse.config.sections import (
     HTTP2,
@@ -73,6 +73,11 @@ class Config(
         """``raw_env`` (``KEY=VALUE`` strings, already validated) as a dict."""
         pairs = (item.partition("=") for item in self.raw_env)
         return {key: value for key, _, value in pairs}
+
+    @property
+    def paste_global_conf(self) -> dict[str, str]:
+        """``raw_paste_global_conf`` (validated) as PasteDeploy's ``global_conf``."""
+        return paste.global_conf(self.raw_paste_global_conf)
 
     @property
     def ssl_options(self) -> dict[str, Any]:

@@ -32,6 +32,10 @@ PROBES: list[Any] = [
 
 _NOT_ADDRESS = "Gunicorn stores it, then fails to bind at start (exit 1)"
 _NOT_ENV = "Gunicorn stores it, then exits 1 at start: 'environment setting ... invalid'"
+_NOT_PASTE_GLOBAL = (
+    "not KEY=VALUE: Gunicorn stores it and fails with 'environment setting ... invalid'"
+    " when --paste loads the app (without --paste the setting is unused)"
+)
 _NO_CLASS = "Gunicorn stores it, then exits 1 at start: class uri invalid or not found"
 _NOT_A_USER = (
     "a bool or -1 is not an account: Gunicorn switches to uid/gid 1 or 0 for a bool"
@@ -63,12 +67,14 @@ REFUSED_ON_PURPOSE: dict[tuple[str, Any], str] = {
 }
 
 
-def _raw_env_refusal(value: Any) -> str | None:
-    """raw_env entries must be KEY=VALUE: Gunicorn exits 1 at start otherwise."""
+def _assignments_refusal(name: str, value: Any) -> str | None:
+    """raw_env and raw_paste_global_conf entries must be KEY=VALUE."""
+    if name not in ("raw_env", "raw_paste_global_conf"):
+        return None
     entries = [value] if isinstance(value, str) else value
     if isinstance(entries, list) and all("=" in str(item) for item in entries):
         return None
-    return _NOT_ENV
+    return _NOT_ENV if name == "raw_env" else _NOT_PASTE_GLOBAL
 
 
 def _key(value: Any) -> Any:
@@ -105,7 +111,7 @@ def test_what_gunicorn_runs_with_is_accepted(name: str) -> None:
         if gunicorn_accepts(name, value) and not workhorse_accepts(name, value)
         for reason in [
             REFUSED_ON_PURPOSE.get((name, _key(value)))
-            or (_raw_env_refusal(value) if name == "raw_env" else None)
+            or _assignments_refusal(name, value)
         ]
         if reason is None
     }

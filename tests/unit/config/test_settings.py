@@ -28,10 +28,8 @@ ACCEPTED = {
     "http_parser",
     "worker_tmp_dir",
     "tmp_upload_dir",
-    "paste",
     "protocol",
     "uwsgi_allow_ips",
-    "raw_paste_global_conf",
     "logger_class",
     "ssl_version",
     "reload_engine",
@@ -242,7 +240,6 @@ def test_honoured_values_of_accepted_settings_are_silent(load: Load, argv: list[
         (["--reload-engine", "inotify"], "reload_engine"),
         (["--http-protocols", "h2,h1"], "http_protocols"),
         (["--protocol", "uwsgi"], "protocol"),
-        (["--paste", "prod.ini"], "paste"),
     ],
 )
 def test_other_values_of_accepted_settings_warn(load: Load, argv: list[str], name: str) -> None:
