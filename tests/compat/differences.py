@@ -8,7 +8,8 @@ difference is gone fails too, so the table never claims more than is true.
 Entries are keyed by case name, or by ``worker:FAMILY`` for every case that
 runs a worker family workhorse does not have yet: when the gevent worker
 lands, deleting the ``worker:gevent`` entry is the only change the corpus
-needs.
+needs. ``limits:CONFIG:PROBE`` entries belong to the request-limit
+boundaries of test_limits_live.py.
 """
 
 from __future__ import annotations
@@ -50,6 +51,16 @@ KNOWN_DIFFERENCES: dict[str, Difference] = {
     "worker:gevent": _NO_GEVENT,
     "03-tiangolo-uvicorn-gunicorn-docker": _UVICORN_ACCESS_FORMAT,
     "36-plane": _UVICORN_ACCESS_FORMAT,
+    # tests/compat/test_limits_live.py: limits:CONFIG:PROBE
+    "limits:defaults:head-72k": Difference(
+        frozenset({"status"}),
+        "a request head over 64 KiB gets 431 from workhorse even when each line and the"
+        " field count are within their limits; Gunicorn buffers up to"
+        " limit_request_fields * (limit_request_field_size + 2) bytes (800 KiB by"
+        " default, 268 MB with 32768 fields) per connection. The cap bounds the memory"
+        " one slow client can hold, and 64 KiB is twice what nginx passes by default",
+        BETTER,
+    ),
 }
 
 

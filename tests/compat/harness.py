@@ -286,20 +286,15 @@ def _probe(run: Run, token: str) -> int | None:
         f"User-Agent: compat-probe-{token}\r\nX-Request-Id: {token}\r\n"
         "Connection: close\r\n\r\n"
     ).encode()
-    try:
-        with _connect(run, REQUEST_TIMEOUT) as sock:
-            sock.sendall(request)
-            head = _read_until_closed(sock)
-    except OSError:
-        return None
-    match = re.match(rb"HTTP/1\.[01] (\d{3}) ", head)
-    return int(match.group(1)) if match else None
+    return status_of(run, request)
 
 
 def _read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the peer sends until it closes (or resets: what came before)."""
     chunks = []
-    while chunk := sock.recv(65536):
-        chunks.append(chunk)
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
@@ -355,6 +350,39 @@ def observe(case: Case, server: str, root: Path) -> Observation:
         access_line=_access_line(outputs, token),
         term_exit=term_exit,
     )
+
+
+@contextlib.contextmanager
+def running(case: Case, server: str, root: Path) -> Iterator[Run]:
+    """``server`` started on ``case`` and answering; stopped (TERM, then KILL) afterwards."""
+    run = Run(case, server, root, free_port())
+    try:
+        _start(run)
+        assert run.proc is not None
+        _poll(lambda: _answering(run), START_TIMEOUT)
+        if run.proc.poll() is not None:
+            raise AssertionError(f"{server} did not start ({run.proc.returncode}): {_why(run)}")
+        yield run
+        _stop(run)
+    finally:
+        _reap(run)
+
+
+def status_of(run: Run, request: bytes) -> int | None:
+    """Send ``request`` on a new connection; the response's status, if any.
+
+    A server may answer and close before a large request is all sent: the
+    answer is read all the same.
+    """
+    try:
+        with _connect(run, REQUEST_TIMEOUT) as sock:
+            with contextlib.suppress(OSError):
+                sock.sendall(request)
+            head = _read_until_closed(sock)
+    except OSError:
+        return None
+    match = re.match(rb"HTTP/1\.[01] (\d{3}) ", head)
+    return int(match.group(1)) if match else None
 
 
 def observe_both(case: Case, root: Path) -> tuple[Observation, Observation]:
