@@ -67,3 +67,11 @@ KNOWN_DIFFERENCES: dict[str, Difference] = {
 def known_difference(case_name: str, worker: str) -> Difference | None:
     """The listed difference for a case: its own entry, else its worker family's."""
     return KNOWN_DIFFERENCES.get(case_name) or KNOWN_DIFFERENCES.get(f"worker:{worker}")
+
+
+def corpus_result(case_name: str, worker: str) -> str:
+    """The corpus table's result column for a case."""
+    listed = known_difference(case_name, worker)
+    if listed is None:
+        return "same"
+    return f"differs in {', '.join(sorted(listed.fields))} ({listed.status}): {listed.reason}"
