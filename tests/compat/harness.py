@@ -17,8 +17,11 @@ operator would see (:class:`Observation`): does it start, does it answer a
 request, where does the access log line of that request go, where do the
 error log's routine lines go, and does TERM stop it with exit code 0. Both
 servers of a case run at the same time; every wait polls with a deadline;
-every process is stopped by its process group, which it never leaves
-(daemon mode is not part of the corpus).
+every process is stopped by its process group, which it never leaves --
+except a daemon's, which makes its own: that one is found through its
+pidfile and stopped by its own process group. A daemon's exit code cannot be
+read (it is not our child): its ``term_exit`` is 0 when it exited before the
+deadline.
 """
 
 from __future__ import annotations
@@ -93,6 +96,9 @@ class Case:
     #: Lines the configuration itself writes (its hooks' log calls), looked for
     #: in every output besides the routine ones.
     log_lines: tuple[str, ...] = ()
+    #: For a configuration that daemonizes: the pidfile it writes (placeholders
+    #: allowed). The launcher exits 0 at once; the master is found there.
+    daemon_pidfile: str | None = None
 
     def argv(self, server: str) -> list[str]:
         """The command line with the word ``gunicorn`` replaced by ``server``.
@@ -124,6 +130,7 @@ def load_case(directory: Path) -> Case:
         project=project,
         source=source,
         log_lines=tuple(meta.get("log_lines", ())),
+        daemon_pidfile=meta.get("daemon_pidfile"),
     )
 
 
@@ -149,6 +156,9 @@ class Observation:
     error: str = ""
     #: Status of the probe request (None: no answer).
     status: int | None = None
+    #: The probe response's Server header: "default" when it is the server's
+    #: own name (gunicorn, uvicorn, workhorse/VERSION), else as sent ("" when absent).
+    server_header: str = ""
     #: Where the probe's access log line was written: stdout, stderr, file:PATH.
     access_log: tuple[str, ...] = ()
     #: Which routine error-log lines, and which of the case's own log lines,
@@ -163,7 +173,8 @@ class Observation:
 
 #: The fields compared between the two servers of a case.
 COMPARED = (
-    "started", "exit_code", "status", "access_log", "access_line", "error_log", "term_exit",
+    "started", "exit_code", "status", "server_header", "access_log", "access_line",
+    "error_log", "term_exit",
 )  # fmt: skip
 
 
@@ -186,6 +197,8 @@ class Run:
     root: Path
     port: int
     proc: subprocess.Popen[bytes] | None = None
+    #: A daemonized master's pid (from its pidfile), once it runs.
+    daemon: int | None = None
 
     @property
     def directory(self) -> Path:
@@ -271,22 +284,51 @@ def _poll(predicate: Callable[[], bool], timeout: float) -> bool:
 
 
 def _answering(run: Run) -> bool:
+    """True once the server answers, or once waiting longer is pointless."""
     assert run.proc is not None
-    if run.proc.poll() is not None:
-        return True  # it exited: stop waiting
+    exited = run.proc.poll()
+    if exited is not None and (run.case.daemon_pidfile is None or exited != 0):
+        return True  # it exited (a daemon's launcher exits 0 and goes on)
     with contextlib.suppress(OSError), _connect(run, 1.0):
         return True
     return False
 
 
-def _probe(run: Run, token: str) -> int | None:
-    """Send one request that names ``token`` three ways; the response's status."""
+def _started(run: Run) -> bool:
+    assert run.proc is not None
+    if run.case.daemon_pidfile is None:
+        return run.proc.poll() is None
+    run.daemon = _daemon_pid(run)
+    return run.proc.poll() == 0 and run.daemon is not None
+
+
+def _daemon_pid(run: Run) -> int | None:
+    """The daemon master's pid from its pidfile, while it runs."""
+    if run.case.daemon_pidfile is None:
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(Path(run.expand(run.case.daemon_pidfile)).read_text().strip())
+        return pid if _alive(pid) else None
+    return None
+
+
+def _alive(pid: int) -> bool:
+    """True if the process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _probe(run: Run, token: str) -> bytes:
+    """Send one request that names ``token`` three ways; the response."""
     request = (
         f"GET /?compat-probe={token} HTTP/1.1\r\nHost: localhost\r\n"
         f"User-Agent: compat-probe-{token}\r\nX-Request-Id: {token}\r\n"
         "Connection: close\r\n\r\n"
     ).encode()
-    return status_of(run, request)
+    return _exchange(run, request)
 
 
 def _read_until_closed(sock: socket.socket) -> bytes:
@@ -301,6 +343,10 @@ def _read_until_closed(sock: socket.socket) -> bytes:
 def _stop(run: Run) -> int | None:
     """TERM the master; its exit code, or None if it was still running at the deadline."""
     assert run.proc is not None
+    daemon = run.daemon
+    if daemon is not None:
+        os.kill(daemon, signal.SIGTERM)
+        return 0 if _poll(lambda: not _alive(daemon), STOP_TIMEOUT) else None
     with contextlib.suppress(ProcessLookupError):
         os.kill(run.proc.pid, signal.SIGTERM)
     try:
@@ -313,18 +359,21 @@ def _reap(run: Run) -> None:
     """Kill whatever is left of the run's process group (workers of a master that died)."""
     if run.proc is None:
         return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(run.proc.pid, signal.SIGKILL)
+    groups = [run.proc.pid] + ([run.daemon] if run.daemon is not None else [])
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         run.proc.wait(STOP_TIMEOUT)
 
-    def group_gone() -> bool:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(run.proc.pid, 0)  # type: ignore[union-attr]
-            return False
+    def groups_gone() -> bool:
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, 0)
+                return False
         return True
 
-    _poll(group_gone, STOP_TIMEOUT)
+    _poll(groups_gone, STOP_TIMEOUT)
 
 
 def observe(case: Case, server: str, root: Path) -> Observation:
@@ -335,16 +384,17 @@ def observe(case: Case, server: str, root: Path) -> Observation:
         _start(run)
         assert run.proc is not None
         _poll(lambda: _answering(run), START_TIMEOUT)
-        if run.proc.poll() is not None:
-            return Observation(False, run.proc.returncode, _why(run))
-        status = _probe(run, token)
+        if not _started(run):
+            return Observation(False, run.proc.poll(), _why(run))
+        response = _probe(run, token)
         term_exit = _stop(run)
     finally:
         _reap(run)
     outputs = dict(_outputs(run))
     return Observation(
         started=True,
-        status=status,
+        status=_status(response),
+        server_header=_server_header(response, server),
         access_log=_access_destinations(outputs, token),
         error_log=_milestones(outputs, token, case.log_lines),
         access_line=_access_line(outputs, token),
@@ -360,8 +410,8 @@ def running(case: Case, server: str, root: Path) -> Iterator[Run]:
         _start(run)
         assert run.proc is not None
         _poll(lambda: _answering(run), START_TIMEOUT)
-        if run.proc.poll() is not None:
-            raise AssertionError(f"{server} did not start ({run.proc.returncode}): {_why(run)}")
+        if not _started(run):
+            raise AssertionError(f"{server} did not start ({run.proc.poll()}): {_why(run)}")
         yield run
         _stop(run)
     finally:
@@ -369,7 +419,12 @@ def running(case: Case, server: str, root: Path) -> Iterator[Run]:
 
 
 def status_of(run: Run, request: bytes) -> int | None:
-    """Send ``request`` on a new connection; the response's status, if any.
+    """Send ``request`` on a new connection; the response's status, if any."""
+    return _status(_exchange(run, request))
+
+
+def _exchange(run: Run, request: bytes) -> bytes:
+    """Send ``request`` on a new connection; the whole response (b"" if none).
 
     A server may answer and close before a large request is all sent: the
     answer is read all the same.
@@ -378,11 +433,32 @@ def status_of(run: Run, request: bytes) -> int | None:
         with _connect(run, REQUEST_TIMEOUT) as sock:
             with contextlib.suppress(OSError):
                 sock.sendall(request)
-            head = _read_until_closed(sock)
+            return _read_until_closed(sock)
     except OSError:
-        return None
-    match = re.match(rb"HTTP/1\.[01] (\d{3}) ", head)
+        return b""
+
+
+def _status(response: bytes) -> int | None:
+    match = re.match(rb"HTTP/1\.[01] (\d{3}) ", response)
     return int(match.group(1)) if match else None
+
+
+#: What each server sends as its Server header unless told otherwise: for the
+#: control, Gunicorn's name (``gunicorn/asgi`` from its asgi worker), or
+#: uvicorn's when its uvicorn worker serves.
+_OWN_SERVER_NAMES = {
+    CONTROL: re.compile(r"gunicorn(/[\w.]+)?|uvicorn"),
+    SUBJECT: re.compile(r"workhorse(/\S+)?"),
+}
+
+
+def _server_header(response: bytes, server: str) -> str:
+    lines = response.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    prefix = "server:"
+    values = [line[len(prefix) :].strip() for line in lines if line.lower().startswith(prefix)]
+    if not values:
+        return ""
+    return "default" if _OWN_SERVER_NAMES[server].fullmatch(values[0]) else values[0]
 
 
 def observe_both(case: Case, root: Path) -> tuple[Observation, Observation]:
