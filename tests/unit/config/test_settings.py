@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -251,3 +252,22 @@ def test_label_names_setting_and_flags() -> None:
     assert SETTINGS["workers"].label == "workers (-w/--workers)"
     assert SETTINGS["errorlog"].label == "errorlog (--error-logfile/--log-file)"
     assert SETTINGS["secure_scheme_headers"].label == "secure_scheme_headers"
+
+
+def test_derived_values_hooks_read_are_gunicorns() -> None:
+    from gunicorn.config import Config as GunicornConfig
+
+    values = {
+        "bind": ["127.0.0.1:8001", "unix:/tmp/app.sock", "[::1]:8002"],
+        "raw_env": ["A=1", "B=2=3"],
+        "worker_class": "gthread",
+        "user": os.geteuid(),
+        "group": os.getegid(),
+    }
+    theirs = GunicornConfig()
+    ours = Config()
+    for name, value in values.items():
+        theirs.set(name, value)
+        setattr(ours, name, value)
+    for name in ("address", "uid", "gid", "env", "worker_class_str"):
+        assert getattr(ours, name) == getattr(theirs, name), name
