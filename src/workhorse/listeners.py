@@ -19,6 +19,7 @@ import struct
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from workhorse.wsgi.environ import ListenerInfo
 
@@ -97,6 +98,29 @@ class Listener:
 
     def fileno(self) -> int:
         return self.sock.fileno()
+
+    # Hooks written for Gunicorn use ``server.LISTENERS`` entries as sockets
+    # (Gunicorn's listener objects pass unknown attributes to their socket):
+    # PostHog's when_ready reads each one's TCP_INFO with getsockopt.
+
+    def getsockopt(self, level: int, option: int, buflen: int = 0) -> int | bytes:
+        if buflen:
+            return self.sock.getsockopt(level, option, buflen)
+        return self.sock.getsockopt(level, option)
+
+    def setsockopt(self, level: int, option: int, value: int | bytes) -> None:
+        self.sock.setsockopt(level, option, value)
+
+    def getsockname(self) -> Any:
+        return self.sock.getsockname()
+
+    @property
+    def family(self) -> socket.AddressFamily:
+        return self.sock.family
+
+    @property
+    def type(self) -> socket.SocketKind:
+        return self.sock.type
 
     @property
     def is_unix(self) -> bool:

@@ -10,6 +10,11 @@ the loader prefixes the setting's name, flags and the bad value. The same
 phrase is the "Accepts" line of docs/settings.md, so the docs and the errors
 cannot disagree.
 
+Some values are accepted although they are probably not what was meant
+(Gunicorn runs with them, so refusing them would break a working config): for
+those a converter also has an ``advise`` function that returns one sentence
+for the loader to log as a warning, naming the setting.
+
 Address grammar lives in :mod:`workhorse.config.addresses`.
 """
 
@@ -26,19 +31,30 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, NoReturn, TypeVar
 
+from workhorse.config.paste import split_global
 from workhorse.ipnets import parse_network
 
 T = TypeVar("T")
 
 
 class Converter(Generic[T]):
-    """A parse function and the phrase that says what it accepts."""
+    """A parse function, the phrase that says what it accepts, and optional advice."""
 
-    __slots__ = ("_parse", "accepts")
+    __slots__ = ("_advise", "_parse", "accepts")
 
-    def __init__(self, accepts: str, parse: Callable[[Any], T]) -> None:
+    def __init__(
+        self,
+        accepts: str,
+        parse: Callable[[Any], T],
+        advise: Callable[[Any], str | None] | None = None,
+    ) -> None:
         self.accepts = accepts
         self._parse = parse
+        self._advise = advise
+
+    def advice(self, value: Any) -> str | None:
+        """A warning for an accepted ``value`` that is probably a mistake, else None."""
+        return self._advise(value) if self._advise is not None else None
 
     def __call__(self, value: Any) -> T:
         try:
@@ -127,8 +143,7 @@ def _int_from_text(text: str, *, octal: bool) -> int:
 
 
 def _as_int(value: Any, *, octal: bool = False) -> int:
-    if isinstance(value, bool):
-        raise TypeError("got a bool")
+    # A bool is an int to Gunicorn's validators (True -> 1), so it is here too.
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
@@ -167,6 +182,8 @@ def bounded_int(low: int, high: int) -> Converter[int]:
 
 
 def _number_from_text(text: str) -> float:
+    if text.lower().startswith(_BASE_PREFIXES):
+        return _int_from_text(text, octal=False)  # Gunicorn reads "0x1e" as 30
     try:
         return int(text, 10)
     except ValueError:
@@ -178,9 +195,7 @@ def _number_from_text(text: str) -> float:
 
 
 def _parse_seconds(value: Any) -> float:
-    if isinstance(value, bool):
-        raise TypeError("got a bool")
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)):  # bools too, as Gunicorn (True -> 1)
         number: float = value
     else:
         number = _number_from_text(as_text(value))
@@ -190,7 +205,9 @@ def _parse_seconds(value: Any) -> float:
 
 
 seconds = Converter(
-    "a non-negative number of seconds (fractions allowed, e.g. 2.5)", _parse_seconds
+    "a non-negative number of seconds (fractions allowed, e.g. 2.5;"
+    " 0x, 0o and 0b prefixes as in Gunicorn)",
+    _parse_seconds,
 )
 
 _SIZE = re.compile(r"(\d+)\s*([kmg]?)", re.IGNORECASE)
@@ -225,6 +242,15 @@ def as_optional_text(value: Any) -> str | None:
 optional_string = Converter("a string, or None for unset", as_optional_text)
 
 
+def string_or(when_none: str, meaning: str) -> Converter[str]:
+    """A string; None (which Gunicorn accepts for every string setting) means ``when_none``."""
+
+    def parse(value: Any) -> str:
+        return when_none if value is None else as_text(value)
+
+    return Converter(f"a string, or None for {meaning}", parse)
+
+
 def _sequence(value: Any) -> list[Any]:
     if isinstance(value, (list, tuple)):
         return list(value)
@@ -232,8 +258,9 @@ def _sequence(value: Any) -> list[Any]:
 
 
 def as_string_list(value: Any) -> list[str]:
-    """A list of stripped strings; one string is a list of one, None or "" is empty."""
-    if value is None or value == "":
+    """A list of stripped strings; one string is a list of one; any false value
+    (None, "", False, 0, an empty container) is empty, as in Gunicorn."""
+    if not value:
         return []
     if isinstance(value, str):
         return [value.strip()]
@@ -284,15 +311,31 @@ def _dict(value: Any) -> dict[Any, Any]:
 dictionary = Converter("a dict", _dict)
 
 
-def _string_dict(value: Any) -> dict[str, str]:
+def _string_keys(value: Any) -> dict[str, Any]:
     items = _dict(value)
-    for key, item in items.items():
-        if not isinstance(key, str) or not isinstance(item, str):
-            raise TypeError(f"{key!r}: {item!r} is not a pair of strings")
+    for key in items:
+        if not isinstance(key, str):
+            raise TypeError(f"key {key!r} is not a string")
     return items
 
 
-string_dict = Converter("a dict of strings to strings", _string_dict)
+def _string_dict(value: Any) -> dict[str, str]:
+    # Gunicorn takes any values but compares them with the header's text, so
+    # an entry whose value is not a string can never match: it is left out
+    # (see _non_string_entries for the warning).
+    return {key: item for key, item in _string_keys(value).items() if isinstance(item, str)}
+
+
+def _non_string_entries(value: Any) -> str | None:
+    odd = {key: item for key, item in dict(value).items() if not isinstance(item, str)}
+    if not odd:
+        return None
+    return f"entries whose value is not a string never match a header and are ignored: {odd!r}"
+
+
+string_dict = Converter(
+    "a dict of strings to strings", _string_dict, advise=_non_string_entries
+)
 
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -324,18 +367,87 @@ def _env_assignments(value: Any) -> list[str]:
 env_assignments = Converter("KEY=VALUE strings (a list, or a single string)", _env_assignments)
 
 
-def choice(*values: str, aliases: Mapping[str, str] | None = None) -> Converter[str]:
-    """One of ``values``, case-insensitive; ``aliases`` map other words onto them."""
+def _paste_assignment(item: str) -> str:
+    split_global(item)  # raises ValueError naming the entry
+    return item
+
+
+paste_assignments = Converter(
+    "KEY=VALUE strings (a list, or a single string); \\= is a literal =",
+    lambda value: [_paste_assignment(item) for item in as_string_list(value)],
+)
+
+
+def choice(
+    *values: str, aliases: Mapping[str, str] | None = None, none: str | None = None
+) -> Converter[str]:
+    """One of ``values``, case-insensitive; ``aliases`` map other words onto them.
+
+    ``none``, when given, is the value None stands for (Gunicorn's validators
+    turn None into the default for most of its choice settings).
+    """
     synonyms = dict(aliases or {})
 
     def parse(value: Any) -> str:
+        if value is None and none is not None:
+            return none
         word = as_text(value).lower()
         word = synonyms.get(word, word)
         if word not in values:
             reject()
         return word
 
-    return Converter("one of: " + ", ".join(values), parse)
+    accepts = "one of: " + ", ".join(values)
+    if none is not None:
+        accepts += f" (None means {none})"
+    return Converter(accepts, parse)
+
+
+#: Python's logging level names. Gunicorn reads loglevel with the same table.
+LOG_LEVEL_NAMES = ("debug", "info", "warning", "error", "critical")
+#: Spellings Python's logging module also knows (logging.WARN, logging.FATAL).
+#: Gunicorn accepts them but, not finding them in its table, logs at info; we
+#: take them for what they say (a difference listed in docs/compatibility.md).
+_LOG_LEVEL_ALIASES = {"warn": "warning", "fatal": "critical"}
+
+
+def _log_level(value: Any) -> str:
+    word = as_text(value).lower()
+    return _LOG_LEVEL_ALIASES.get(word, word)
+
+
+def _unknown_log_level(value: Any) -> str | None:
+    word = _log_level(value)
+    if word in LOG_LEVEL_NAMES:
+        return None
+    return f"{word!r} is not a log level; logging at info, as Gunicorn does"
+
+
+log_level = Converter(
+    "one of: " + ", ".join(LOG_LEVEL_NAMES) + " (any case; warn and fatal too);"
+    " any other word logs at info, as in Gunicorn",
+    _log_level,
+    advise=_unknown_log_level,
+)
+
+
+def _protocol(value: Any) -> str:
+    # Gunicorn speaks uwsgi for "uwsgi" and HTTP for anything else.
+    word = "http" if value is None else as_text(value).lower()
+    return "uwsgi" if word == "uwsgi" else "http"
+
+
+def _unknown_protocol(value: Any) -> str | None:
+    if value is None or as_text(value).lower() in ("http", "uwsgi"):
+        return None
+    return f"{as_text(value)!r} is not http or uwsgi; HTTP is spoken, as Gunicorn does"
+
+
+protocol = Converter(
+    "http or uwsgi (any other value means http, as in Gunicorn)",
+    _protocol,
+    advise=_unknown_protocol,
+)
 
 
 # -- processes and paths ----------------------------------------------------------
@@ -437,10 +549,17 @@ def _class_path(value: Any) -> str:
 
 class_path = Converter("a class name or a dotted path to a class", _class_path)
 
+
+def _worker_class_path(value: Any) -> str:
+    path = _class_path(value)
+    # Gunicorn drops one leading "#" before looking a name up ("#gthread").
+    return path[1:] if path.startswith("#") and len(path) > 1 else path
+
+
 worker_class_path = Converter(
     "sync or gthread, or a dotted path naming one of them"
     " (gunicorn.workers.sync.SyncWorker, workhorse.workers.gthread, ...)",
-    _class_path,
+    _worker_class_path,
 )
 
 
@@ -640,8 +759,92 @@ _SSL_VERSIONS = {
     "protocol_tls_server": 17,
 }
 
+#: ssl_version's default, ssl.PROTOCOL_TLS.
+DEFAULT_SSL_VERSION = 2
+
+
+def _ssl_version(value: Any) -> int:
+    # Gunicorn stores any value and ignores it (the setting is deprecated), so
+    # a value we cannot read is not an error either: it keeps the default.
+    try:
+        return _named_int(value, _SSL_VERSIONS, "protocol_")
+    except (TypeError, ValueError):
+        return DEFAULT_SSL_VERSION
+
+
+def _unknown_ssl_version(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        _named_int(value, _SSL_VERSIONS, "protocol_")
+    except (TypeError, ValueError):
+        return f"{value!r} is not an ssl.PROTOCOL_* name or number; ignored, as by Gunicorn"
+    return None
+
+
 ssl_version = Converter(
     "an ssl.PROTOCOL_* name (TLS, SSLv23, TLSv1, TLSv1_1, TLSv1_2, TLS_CLIENT,"
-    " TLS_SERVER) or its number",
-    lambda value: _named_int(value, _SSL_VERSIONS, "protocol_"),
+    " TLS_SERVER) or its number; anything else is ignored, as in Gunicorn",
+    _ssl_version,
+    advise=_unknown_ssl_version,
+)
+
+
+# -- request limits (Gunicorn's caps and meanings of 0, see http/limits.py) ------------
+
+#: Gunicorn caps limit_request_line at this (0 keeps meaning "no limit").
+MAX_REQUEST_LINE = 8190
+#: Gunicorn's most header fields; limit_request_fields 0 or above means this.
+MAX_HEADER_FIELDS = 32768
+#: limit_request_field_size 0 means this in Gunicorn (its documentation says
+#: "unlimited", its parser applies the default).
+DEFAULT_HEADER_FIELD_SIZE = 8190
+
+
+def _request_line_limit(value: Any) -> int:
+    return min(_non_negative(_as_int(value)), MAX_REQUEST_LINE)
+
+
+def _request_line_capped(value: Any) -> str | None:
+    number = _as_int(value)
+    if number <= MAX_REQUEST_LINE:
+        return None
+    return f"{number} is above Gunicorn's cap; {MAX_REQUEST_LINE} is applied, as in Gunicorn"
+
+
+request_line_limit = Converter(
+    f"a non-negative integer; 0 means no limit, values above {MAX_REQUEST_LINE}"
+    f" mean {MAX_REQUEST_LINE} (as in Gunicorn)",
+    _request_line_limit,
+    advise=_request_line_capped,
+)
+
+
+def _header_count_limit(value: Any) -> int:
+    number = _non_negative(_as_int(value))
+    return MAX_HEADER_FIELDS if number == 0 or number > MAX_HEADER_FIELDS else number
+
+
+def _header_count_capped(value: Any) -> str | None:
+    number = _as_int(value)
+    if number <= MAX_HEADER_FIELDS:
+        return None
+    return f"{number} is above Gunicorn's cap; {MAX_HEADER_FIELDS} is applied, as in Gunicorn"
+
+
+header_count_limit = Converter(
+    f"a non-negative integer; 0 and values above {MAX_HEADER_FIELDS}"
+    f" mean {MAX_HEADER_FIELDS} (as in Gunicorn)",
+    _header_count_limit,
+    advise=_header_count_capped,
+)
+
+
+def _header_field_size_limit(value: Any) -> int:
+    return _non_negative(_as_int(value)) or DEFAULT_HEADER_FIELD_SIZE
+
+
+header_field_size_limit = Converter(
+    f"a non-negative integer; 0 means {DEFAULT_HEADER_FIELD_SIZE} (as in Gunicorn)",
+    _header_field_size_limit,
 )

@@ -25,9 +25,10 @@ _INTRO = f"""\
 
 <!-- Generated from src/workhorse/config by `{REGENERATE}`; do not edit. -->
 
-workhorse reads Gunicorn 26's settings with Gunicorn's names, flags, defaults
+workhorse reads Gunicorn 27's settings with Gunicorn's names, flags, defaults
 and environment variables, so an existing `gunicorn.conf.py` and command line
 work unchanged. It adds a few settings of its own, marked *new* below.
+[compatibility.md](compatibility.md) gives each Gunicorn setting's status.
 
 ## Where values come from
 

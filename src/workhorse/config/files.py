@@ -42,6 +42,55 @@ class ConfigSource:
     namespace: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
 
+    def where(self, name: str) -> str:
+        """``", line N"``: the last top-level assignment of ``name``, or "" if unknown."""
+        path = self.namespace.get("__file__")
+        line = assignment_line(path, name) if isinstance(path, str) else None
+        return "" if line is None else f", line {line}"
+
+
+def assignment_line(path: str, name: str) -> int | None:
+    """The line of the last assignment to the module-level ``name`` in the file ``path``.
+
+    Assignments inside ``if``/``try``/``with``/``for`` blocks count (a config
+    file often sets a setting in both branches of an ``if``); functions and
+    classes are not entered. None when the file cannot be read or parsed.
+    """
+    import ast  # only for an error message: keep it out of the happy path
+
+    try:
+        with open(path, "rb") as handle:
+            tree = ast.parse(handle.read(), path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    lines = [
+        node.lineno
+        for node in _module_level(tree.body)
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+        and name in _assigned_names(node)
+    ]
+    return lines[-1] if lines else None
+
+
+def _module_level(body: list[Any]) -> Iterator[Any]:
+    import ast
+
+    for node in body:
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for block in ("body", "orelse", "finalbody", "handlers"):
+            yield from _module_level(getattr(node, block, []))
+
+
+def _assigned_names(node: Any) -> set[str]:
+    import ast
+
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return {
+        leaf.id for target in targets for leaf in ast.walk(target) if isinstance(leaf, ast.Name)
+    }
+
 
 def discover(cwd: str) -> tuple[str | None, list[str]]:
     """The default config file in ``cwd``, and a warning if both names exist."""

@@ -17,14 +17,16 @@ config file, a Gunicorn setting workhorse ignores) become warnings.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shlex
 from argparse import ArgumentParser
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from workhorse.config import files
+from workhorse.config import paste as pastedeploy
 from workhorse.config.errors import ConfigError
 from workhorse.config.parser import ParsedArgs, make_cli_parser, parse_args
 from workhorse.config.registry import SettingInfo
@@ -119,9 +121,12 @@ def _spellings(settings: Iterable[SettingInfo]) -> dict[str, str]:
     return spellings
 
 
+def _origin(source: str) -> str:
+    return "" if source == COMMAND_LINE else f" (from {source})"
+
+
 def _invalid(info: SettingInfo, shown: Any, source: str, exc: Exception) -> ConfigError:
-    origin = "" if source == COMMAND_LINE else f" (from {source})"
-    return ConfigError(f"Invalid value for {info.label}: {shown!r}: {exc}{origin}")
+    return ConfigError(f"Invalid value for {info.label}: {shown!r}: {exc}{_origin(source)}")
 
 
 class _Builder:
@@ -137,14 +142,29 @@ class _Builder:
             if info.spec.anchored:
                 self.set(info, info.default_value(), DEFAULT)
 
-    def set(self, info: SettingInfo, raw: Any, source: str, shown: Any = None) -> None:
-        """Convert ``raw`` for ``info`` and store it, or raise a ConfigError."""
+    def set(
+        self,
+        info: SettingInfo,
+        raw: Any,
+        source: str,
+        shown: Any = None,
+        locate: Callable[[], str] = str,
+    ) -> None:
+        """Convert ``raw`` for ``info`` and store it, or raise a ConfigError.
+
+        ``locate()`` (", line N"), called only for an error or a warning, is
+        added to the source in its message.
+        """
         if info.spec.anchored:
             raw = _anchor(raw, self.cwd)
         try:
             value = info.spec.convert(raw)
         except (TypeError, ValueError) as exc:
-            raise _invalid(info, raw if shown is None else shown, source, exc) from None
+            shown = raw if shown is None else shown
+            raise _invalid(info, shown, source + locate(), exc) from None
+        advice = info.spec.convert.advice(raw)
+        if advice:
+            self.warnings.append(f"{info.label}: {advice}{_origin(source + locate())}")
         setattr(self.config, info.name, value)
         self.sources[info.name] = source
 
@@ -176,7 +196,8 @@ class _Builder:
             if name == "config":
                 self.warnings.append(f"{read.label}: 'config' in a config file has no effect")
             elif name in self.settings:
-                self.set(self.settings[name], value, read.label)
+                locate = functools.partial(read.where, name)
+                self.set(self.settings[name], value, read.label, locate=locate)
         spellings = _spellings(self.settings.values())
         self.warnings += files.typo_warnings(read.namespace, spellings, read.label)
 
@@ -196,6 +217,8 @@ class _Builder:
         return LoadedConfig(self.config, app_uri, self.sources, self.warnings)
 
     def _app_uri(self, positional: list[str]) -> str | None:
+        if self.config.paste:
+            return self._paste_app_uri(positional)
         if not positional:
             return self.config.wsgi_app
         if len(positional) > 1:
@@ -204,6 +227,28 @@ class _Builder:
         self.config.default_proc_name = positional[0]
         self.sources["default_proc_name"] = COMMAND_LINE
         return positional[0]
+
+    def _paste_app_uri(self, positional: list[str]) -> str:
+        """The app comes from the ini file named by ``paste``, as in Gunicorn."""
+        location, name = pastedeploy.split_location(str(self.config.paste))
+        path = os.path.normpath(os.path.join(self.cwd, location))
+        if not os.path.isfile(path):
+            raise ConfigError(f"paste (--paste): {path!r} not found")
+        if pastedeploy.paste_deploy_missing():
+            raise ConfigError(
+                "paste (--paste): loading an application from a PasteDeploy ini file needs"
+                f" PasteDeploy, which is not installed: {pastedeploy.INSTALL_HINT}"
+            )
+        if positional:
+            self.warnings.append(
+                f"APP_MODULE {positional[0]!r} is ignored: the application comes from {path}"
+            )
+        self.config.default_proc_name = path
+        self.sources["default_proc_name"] = self.sources["paste"]
+        if self.sources["logconfig"] == DEFAULT and pastedeploy.has_logging_config(path):
+            self.config.logconfig = path
+            self.sources["logconfig"] = self.sources["paste"]
+        return pastedeploy.app_uri(path, name, self.config.paste_global_conf)
 
     def _ignored_settings(self) -> list[str]:
         return [

@@ -13,7 +13,8 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from workhorse.config import worker_classes
+from workhorse.config import paste, worker_classes
+from workhorse.config.addresses import Address, TcpAddress, UnixAddress, parse_address
 from workhorse.config.registry import SettingInfo, iter_settings
 from workhorse.config.sections import (
     HTTP2,
@@ -74,10 +75,47 @@ class Config(
         pairs = (item.partition("=") for item in self.raw_env)
         return {key: value for key, _, value in pairs}
 
+    # Gunicorn's Config also has these derived values; hooks read them from
+    # ``server.cfg`` and ``worker.cfg``.
+
+    @property
+    def uid(self) -> int:
+        return self.user
+
+    @property
+    def gid(self) -> int:
+        return self.group
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.env_vars
+
+    @property
+    def worker_class_str(self) -> str:
+        return self.worker_class
+
+    @property
+    def address(self) -> list[tuple[str, int] | str | int]:
+        """``bind`` parsed as Gunicorn gives it: (host, port), a UNIX path, or an fd number."""
+        return [_gunicorn_address(parse_address(text)) for text in self.bind]
+
+    @property
+    def paste_global_conf(self) -> dict[str, str]:
+        """``raw_paste_global_conf`` (validated) as PasteDeploy's ``global_conf``."""
+        return paste.global_conf(self.raw_paste_global_conf)
+
     @property
     def ssl_options(self) -> dict[str, Any]:
         """The SSL section's settings by name."""
         return {info.name: getattr(self, info.name) for info in iter_settings(SSL)}
+
+
+def _gunicorn_address(address: Address) -> tuple[str, int] | str | int:
+    if isinstance(address, TcpAddress):
+        return (address.host, address.port)
+    if isinstance(address, UnixAddress):
+        return address.path
+    return address.fd
 
 
 def all_settings() -> Iterator[SettingInfo]:

@@ -23,7 +23,7 @@ from typing import Final
 
 from . import grammar
 from .errors import ProtocolError, bad_request, quote
-from .limits import Limits
+from .limits import CRLF_SIZE, Limits
 from .memo import Memo
 
 #: Valid field names remembered (see memo.py): real clients use a few dozen.
@@ -87,11 +87,12 @@ def checked_upto(buf: bytes | bytearray) -> int:
     return end - 1 if end and buf[end - 1] == _CR else end
 
 
-def field_line_too_long(length: int, limits: Limits) -> ProtocolError:
+def field_line_too_long(size: int, limits: Limits) -> ProtocolError:
+    """``size`` counts the CRLF of every line of the field, as the limit does."""
     return ProtocolError(
         431,
         "Request header field too large",
-        f"header field line of {length} bytes > limit {limits.max_header_field_size}",
+        f"header field of {size} bytes with its CRLF > limit {limits.max_header_field_size}",
     )
 
 
@@ -102,19 +103,21 @@ def too_many_fields(limits: Limits) -> ProtocolError:
 
 
 def _slow_field(
-    line: str, index: int, limits: Limits, fields: list[tuple[str, str]]
+    line: str, index: int, limits: Limits, fields: list[tuple[str, str]], folded: int
 ) -> tuple[str, str] | None:
     """Parse one field line exactly, or raise the fault it shows.
 
     Returns None when the line was an obs-fold merged into the previous field.
-    ``index`` is the number of fields before this line.
+    ``index`` is the number of fields before this line; ``folded`` is the size
+    of the field this line would continue, its lines' CRLFs counted.
     """
     fault = line_break_fault(line)
     if fault:
         raise bad_request(f"{fault} in a header field line")
     max_field = limits.max_header_field_size
-    if max_field and len(line) > max_field:
-        raise field_line_too_long(len(line), limits)
+    size = len(line) + CRLF_SIZE
+    if max_field and size > max_field:
+        raise field_line_too_long(size, limits)
     continuation = line[:1] in (" ", "\t")
     if not continuation and limits.max_header_count and index >= limits.max_header_count:
         raise too_many_fields(limits)
@@ -125,11 +128,12 @@ def _slow_field(
             raise bad_request(f"obsolete line folding {quote(line)}", "Obsolete line folding")
         if not fields:
             raise bad_request("whitespace before the first header field")
+        # Gunicorn's count for a folded field: every line with its CRLF.
+        if max_field and folded + size > max_field:
+            raise field_line_too_long(folded + size, limits)
         name, value = fields[-1]
         more = line.strip(" \t")
         joined = f"{value} {more}" if value and more else value or more
-        if max_field and len(name) + 2 + len(joined) > max_field:
-            raise field_line_too_long(len(name) + 2 + len(joined), limits)
         fields[-1] = (name, joined)
         return None
     name, colon, value = line.partition(":")
@@ -161,10 +165,14 @@ def parse_fields(
     appended to ``hits``.
     """
     fields: list[tuple[str, str]] = []
+    size = 0  # of the field so far, every line's CRLF counted
     for i in range(first, len(lines)):
-        parsed = _slow_field(lines[i], len(fields), limits, fields)
+        line = lines[i]
+        parsed = _slow_field(line, len(fields), limits, fields, size)
         if parsed is None:
+            size += len(line) + CRLF_SIZE
             continue
+        size = len(line) + CRLF_SIZE
         if parsed[0] in special:
             hits.append(len(fields))
         fields.append(parsed)

@@ -3,9 +3,12 @@
 Strategy: one frozen dataclass, built once per worker from the settings by the
 caller (``http`` imports nothing else of workhorse) and shared by every
 connection of that worker. Where Gunicorn has a setting, the field has
-Gunicorn's default and meaning, so a migrated deployment keeps its limits;
-``0`` means "no limit" for every numeric field, as in Gunicorn. The other
-limits are named constants below, each with the reason for its value.
+Gunicorn's default and counts what Gunicorn counts (a header field's size
+includes its CRLF), so a migrated deployment keeps its limits. Here ``0``
+means "no limit" for every numeric field; Gunicorn's own meanings of 0 and
+its caps (8190 request-line bytes, 32768 fields) are applied by the settings'
+converters before the values get here. The other limits are named constants
+below, each with the reason for its value.
 
 Every limit is checked while data is still arriving, so the buffer of one
 connection never grows past the limit waiting for an end of line.
@@ -21,9 +24,12 @@ DEFAULT_MAX_REQUEST_LINE = 4094
 #: Gunicorn's ``limit_request_fields`` default: the most header fields.
 #: More -> 431.
 DEFAULT_MAX_HEADER_COUNT = 100
-#: Gunicorn's ``limit_request_field_size`` default: the longest header field
-#: line (name, colon and value, without the CRLF). Longer -> 431.
+#: Gunicorn's ``limit_request_field_size`` default: the largest header field
+#: line (name, colon, value and the CRLF that ends it: Gunicorn counts the
+#: CRLF, so the longest ``Name: value`` is 8188 bytes). Larger -> 431.
 DEFAULT_MAX_HEADER_FIELD_SIZE = 8190
+#: Bytes of the CRLF that ends a line, counted in a header field's size.
+CRLF_SIZE = 2
 #: The whole head (request line, fields, CRLFs). Browsers send 1-4 KiB, a
 #: heavy cookie jar 8-16 KiB; 64 KiB is twice nginx's largest default
 #: (4 buffers of 8 KiB) so nothing that passes a front proxy is refused here,
@@ -48,7 +54,8 @@ class Limits:
     max_request_line: int = DEFAULT_MAX_REQUEST_LINE
     #: Most header fields (``limit_request_fields``). 0: no limit.
     max_header_count: int = DEFAULT_MAX_HEADER_COUNT
-    #: Longest header field line, without CRLF (``limit_request_field_size``). 0: no limit.
+    #: Largest header field line, its CRLF counted (``limit_request_field_size``);
+    #: a folded field counts every line with its CRLF. 0: no limit.
     max_header_field_size: int = DEFAULT_MAX_HEADER_FIELD_SIZE
     #: Largest request body in bytes; more -> 413. 0: no limit.
     max_body_size: int = 0
@@ -81,3 +88,13 @@ class Limits:
                     raise TypeError(f"Limits.{field.name} must be a bool, not {value!r}")
             elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"Limits.{field.name} must be an int >= 0, not {value!r}")
+
+    @property
+    def max_field_line(self) -> int | None:
+        """The longest field line without its CRLF, or None for no limit.
+
+        -1 (a limit below the CRLF's own size) refuses every field line.
+        """
+        if not self.max_header_field_size:
+            return None
+        return max(self.max_header_field_size - CRLF_SIZE, -1)

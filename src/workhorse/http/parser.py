@@ -47,7 +47,7 @@ from .fields import (
     parse_fields,
     too_many_fields,
 )
-from .limits import Limits
+from .limits import CRLF_SIZE, Limits
 from .memo import Memo
 
 #: Empty lines skipped before a request line (RFC 9112 2.2 says SHOULD ignore
@@ -130,7 +130,7 @@ def check_partial_head(
     end = len(buf)
     bare, name = find_bare_break(buf, start + progress.checked, start)
     stop = bare if bare >= 0 else end
-    max_field = limits.max_header_field_size
+    max_line = limits.max_field_line
     pos = start + progress.line_start
     search = max(pos, start + progress.checked - 1)
     while True:
@@ -143,8 +143,8 @@ def check_partial_head(
                 raise _request_line_too_long(length, limits)
             progress.request_line_done = True
         else:
-            if max_field and length > max_field:
-                raise field_line_too_long(length, limits)
+            if max_line is not None and length > max_line:
+                raise field_line_too_long(length + CRLF_SIZE, limits)
             if buf[pos] not in (0x20, 0x09):
                 if limits.max_header_count and progress.fields >= limits.max_header_count:
                     raise too_many_fields(limits)
@@ -158,8 +158,9 @@ def check_partial_head(
     if not progress.request_line_done:
         if limits.max_request_line and length > limits.max_request_line:
             raise _request_line_too_long(length, limits)
-    elif max_field and length > max_field:
-        raise field_line_too_long(length, limits)
+    elif max_line is not None and length > max_line:
+        # The line's CRLF is still to come; it counts all the same.
+        raise field_line_too_long(length + CRLF_SIZE, limits)
     if limits.max_head_size and end - start >= limits.max_head_size:
         raise _head_too_large(limits)
 
@@ -358,7 +359,8 @@ def parse_head(
 
     hits: list[int] = []
     headers = None
-    if len(head) <= (limits.max_header_field_size or NO_LIMIT) and len(lines) - 1 <= (
+    max_line = limits.max_field_line
+    if len(head) <= (NO_LIMIT if max_line is None else max_line) and len(lines) - 1 <= (
         limits.max_header_count or NO_LIMIT
     ):
         headers = fast_fields(lines, _SPECIAL_HEADERS, hits)

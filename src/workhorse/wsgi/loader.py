@@ -88,7 +88,15 @@ def _dotted_name(node: Any) -> str | None:
 
 
 def load_app(uri: str) -> WSGIApp:
-    """Import and return the WSGI callable named by ``uri``."""
+    """Import and return the WSGI callable named by ``uri``.
+
+    ``uri`` is ``module[:expression]``, or the ``config:/PATH`` URI that
+    ``--paste`` gives (the app of a PasteDeploy ini file).
+    """
+    if uri.startswith("config:/"):
+        from workhorse.wsgi.paste import load_paste_app  # only with --paste
+
+        return load_paste_app(uri)
     module_name, name, args, kwargs = parse_app_uri(uri)
     module = _import(module_name)
     obj: Any = module

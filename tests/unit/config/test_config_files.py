@@ -192,8 +192,36 @@ def test_bad_value_in_a_file_names_the_setting_and_the_file(load: Load, write: W
         load()
     assert info.value.message == (
         "Invalid value for workers (-w/--workers): 'abc': expected a non-negative integer"
-        f" (from file:{path})"
+        f" (from file:{path}, line 1)"
     )
+
+
+def test_a_bad_value_names_the_line_of_its_last_assignment(load: Load, write: Write) -> None:
+    path = write(
+        "gunicorn.conf.py",
+        "import os\n"
+        "workers = 2\n"
+        "if os.environ.get('NO_SUCH_VARIABLE_HERE') is None:\n"
+        "    workers = 'many'\n"
+        "def hook(server):\n"
+        "    workers = 3\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load()
+    assert info.value.message.endswith(f"(from file:{path}, line 4)")
+
+
+def test_accepted_but_doubtful_values_warn_with_the_line(load: Load, write: Write) -> None:
+    path = write("gunicorn.conf.py", "loglevel = 'trace'\nlimit_request_line = 9000\n")
+    loaded = load()
+    assert loaded.config.loglevel == "trace"
+    assert loaded.config.limit_request_line == 8190
+    assert loaded.warnings == [
+        "loglevel (--log-level): 'trace' is not a log level; logging at info, as Gunicorn"
+        f" does (from file:{path}, line 1)",
+        "limit_request_line (--limit-request-line): 9000 is above Gunicorn's cap; 8190 is"
+        f" applied, as in Gunicorn (from file:{path}, line 2)",
+    ]
 
 
 def test_file_sees_its_own_path_and_the_start_directory_is_importable(

@@ -87,13 +87,19 @@ def test_non_negative_int_accepts(raw: Any, expected: int) -> None:
     assert c.non_negative_int(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["abc", "-1", -1, "", "1.5", 2.5, None, True, [1]])
+@pytest.mark.parametrize("raw", ["abc", "-1", -1, "", "1.5", 2.5, None, [1]])
 def test_non_negative_int_rejects(raw: Any) -> None:
     assert "a non-negative integer" in rejects(c.non_negative_int, raw)
 
 
+@pytest.mark.parametrize(("raw", "expected"), [(True, 1), (False, 0)])
+def test_ints_take_bools_as_gunicorn_does(raw: bool, expected: int) -> None:
+    assert c.non_negative_int(raw) == expected
+    assert c.seconds(raw) == expected
+
+
 def test_int_rejection_says_what_was_given() -> None:
-    assert rejects(c.non_negative_int, True).endswith("; got a bool")
+    assert rejects(c.user, True).endswith("; got a bool")
     assert rejects(c.non_negative_int, [1]).endswith("; got list")
     assert "2.5 is not a whole number" in rejects(c.non_negative_int, 2.5)
 
@@ -136,7 +142,7 @@ def test_seconds_from_integer_text_stays_an_int() -> None:
     assert isinstance(c.seconds("30"), int)
 
 
-@pytest.mark.parametrize("raw", ["-1", -0.5, "soon", "inf", "nan", True, None])
+@pytest.mark.parametrize("raw", ["-1", -0.5, "soon", "inf", "nan", "0x", None])
 def test_seconds_rejects(raw: Any) -> None:
     assert "a non-negative number of seconds" in rejects(c.seconds, raw)
 
@@ -240,7 +246,15 @@ def test_dictionaries() -> None:
     assert c.dictionary({"version": 1}) == {"version": 1}
     assert c.string_dict({"X-A": "on"}) == {"X-A": "on"}
     assert "a dict" in rejects(c.dictionary, "version=1")
-    assert "a dict of strings to strings" in rejects(c.string_dict, {"X-A": 1})
+    assert "a dict of strings to strings" in rejects(c.string_dict, {1: "on"})
+
+
+def test_a_header_value_that_is_not_a_string_is_dropped_with_advice() -> None:
+    # Gunicorn accepts it but compares it with the header's text: it never matches.
+    headers = {"X-A": "on", "X-B": 1}
+    assert c.string_dict(headers) == {"X-A": "on"}
+    assert "{'X-B': 1}" in (c.string_dict.advice(headers) or "")
+    assert c.string_dict.advice({"X-A": "on"}) is None
 
 
 def test_env_assignments() -> None:
@@ -373,9 +387,98 @@ def test_ssl_version(raw: Any, expected: int) -> None:
     assert c.ssl_version(raw) == expected
 
 
-def test_ssl_version_rejects() -> None:
-    assert "ssl.PROTOCOL_* name" in rejects(c.ssl_version, "TLSv9")
+@pytest.mark.parametrize("raw", ["TLSv9", 99, None, True, [1]])
+def test_ssl_version_keeps_the_default_for_what_it_cannot_read(raw: Any) -> None:
+    # Gunicorn stores any value and ignores it; the setting is deprecated.
+    assert c.ssl_version(raw) == c.DEFAULT_SSL_VERSION
+    assert (c.ssl_version.advice(raw) is None) is (raw is None)
 
 
 def test_converter_repr_names_what_it_accepts() -> None:
     assert repr(c.string) == "Converter('a string')"
+
+
+# -- Gunicorn's spellings and limits -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("warn", "warning"), ("FATAL", "critical"), ("WARNING", "warning"), (" debug ", "debug")],
+)
+def test_log_level_spellings(raw: str, expected: str) -> None:
+    assert c.log_level(raw) == expected
+    assert c.log_level.advice(raw) is None
+
+
+@pytest.mark.parametrize("raw", ["trace", "", "verbose"])
+def test_an_unknown_log_level_is_kept_with_advice(raw: str) -> None:
+    # Gunicorn runs at info for a word it does not know; the logger does the same.
+    assert c.log_level(raw) == raw
+    assert "logging at info" in (c.log_level.advice(raw) or "")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "advised"),
+    [("http", "http", False), ("UWSGI", "uwsgi", False), (None, "http", False),
+     ("h2", "http", True)],
+)  # fmt: skip
+def test_protocol_is_uwsgi_or_http(raw: Any, expected: str, advised: bool) -> None:
+    assert c.protocol(raw) == expected
+    assert (c.protocol.advice(raw) is not None) is advised
+
+
+def test_none_stands_for_a_default_where_gunicorn_accepts_it() -> None:
+    assert c.string_or("-", "stderr")(None) == "-"
+    assert c.string_or("-", "stderr")(" x ") == "x"
+    assert c.choice("drop", "refuse", none="drop")(None) == "drop"
+    assert "one of: drop, refuse" in rejects(c.choice("drop", "refuse"), None)
+
+
+@pytest.mark.parametrize("raw", [None, "", False, 0, [], ()])
+def test_any_false_value_is_an_empty_list(raw: Any) -> None:
+    assert c.string_list(raw) == []
+    assert c.env_assignments(raw) == []
+
+
+def test_worker_class_drops_one_leading_hash_as_gunicorn() -> None:
+    assert c.worker_class_path("#gthread") == "gthread"
+    assert c.worker_class_path("##gthread") == "#gthread"
+
+
+def test_seconds_read_base_prefixes_as_gunicorn() -> None:
+    assert c.seconds("0x1e") == 30
+    assert c.seconds("0o17") == 15
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "advised"),
+    [(0, 0, False), (8189, 8189, False), (8190, 8190, False), (8191, 8190, True),
+     ("100000", 8190, True)],
+)  # fmt: skip
+def test_request_line_limit_is_capped_at_8190(raw: Any, expected: int, advised: bool) -> None:
+    assert c.request_line_limit(raw) == expected
+    assert (c.request_line_limit.advice(raw) is not None) is advised
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "advised"),
+    [(0, 32768, False), (1, 1, False), (32767, 32767, False), (32768, 32768, False),
+     (32769, 32768, True)],
+)  # fmt: skip
+def test_header_count_limit_0_and_above_32768_mean_32768(
+    raw: Any, expected: int, advised: bool
+) -> None:
+    assert c.header_count_limit(raw) == expected
+    assert (c.header_count_limit.advice(raw) is not None) is advised
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(0, 8190), (1, 1), (8190, 8190), (100000, 100000)])
+def test_header_field_size_limit_0_means_8190(raw: Any, expected: int) -> None:
+    assert c.header_field_size_limit(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "converter", [c.request_line_limit, c.header_count_limit, c.header_field_size_limit]
+)
+def test_limits_still_refuse_negative_numbers(converter: c.Converter[Any]) -> None:
+    assert "a non-negative integer" in rejects(converter, -1)

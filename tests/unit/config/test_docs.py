@@ -57,3 +57,31 @@ def test_check_mode(tmp_path: Path) -> None:
     assert main(["--output", str(output), "--check"]) == 1
     assert main(["--output", str(output)]) == 0
     assert main(["--output", str(output), "--check"]) == 0
+
+
+COMPATIBILITY_MD = SETTINGS_MD.parent / "compatibility.md"
+STATUSES = ("same", "better on purpose", "accepted, ignored with a warning", "not yet: ")
+
+
+def test_compatibility_md_gives_every_gunicorn_27_setting_a_status() -> None:
+    from gunicorn.config import KNOWN_SETTINGS
+
+    rows: dict[str, str] = {}  # the settings table is the first to name a setting
+    for line in COMPATIBILITY_MD.read_text(encoding="utf-8").splitlines():
+        if line.startswith("| `"):
+            cells = line.split("|")
+            rows.setdefault(cells[1].strip().strip("`"), cells[3].strip())
+    missing = [s.name for s in KNOWN_SETTINGS if s.name not in rows]
+    assert missing == []
+    unclassified = {
+        s.name: rows[s.name] for s in KNOWN_SETTINGS if not rows[s.name].startswith(STATUSES)
+    }
+    assert unclassified == {}
+
+
+def test_accepted_settings_are_documented_as_ignored_or_not_yet() -> None:
+    text = COMPATIBILITY_MD.read_text(encoding="utf-8")
+    for info in all_settings():
+        if info.spec.support is Support.ACCEPTED:
+            row = next(line for line in text.splitlines() if line.startswith(f"| `{info.name}` |"))
+            assert "ignored with a warning" in row or "not yet" in row or "not implemented" in row

@@ -52,7 +52,6 @@ def test_bad_value_is_a_config_error_naming_setting_flags_value_and_accepted(loa
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["--log-level", "loud"], "one of: debug, info, warning, error, critical"),
         (["--header-map", "keep"], "one of: drop, refuse, dangerous"),
         (["--reload-engine", "fsevents"], "one of: auto, poll, inotify"),
         (["--proxy-protocol", "v3"], "off, v1, v2, auto"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,10 +29,8 @@ ACCEPTED = {
     "http_parser",
     "worker_tmp_dir",
     "tmp_upload_dir",
-    "paste",
     "protocol",
     "uwsgi_allow_ips",
-    "raw_paste_global_conf",
     "ssl_version",
     "reload_engine",
     "spew",
@@ -241,7 +240,6 @@ def test_honoured_values_of_accepted_settings_are_silent(load: Load, argv: list[
         (["--reload-engine", "inotify"], "reload_engine"),
         (["--http-protocols", "h2,h1"], "http_protocols"),
         (["--protocol", "uwsgi"], "protocol"),
-        (["--paste", "prod.ini"], "paste"),
     ],
 )
 def test_other_values_of_accepted_settings_warn(load: Load, argv: list[str], name: str) -> None:
@@ -253,3 +251,22 @@ def test_label_names_setting_and_flags() -> None:
     assert SETTINGS["workers"].label == "workers (-w/--workers)"
     assert SETTINGS["errorlog"].label == "errorlog (--error-logfile/--log-file)"
     assert SETTINGS["secure_scheme_headers"].label == "secure_scheme_headers"
+
+
+def test_derived_values_hooks_read_are_gunicorns() -> None:
+    from gunicorn.config import Config as GunicornConfig
+
+    values = {
+        "bind": ["127.0.0.1:8001", "unix:/tmp/app.sock", "[::1]:8002"],
+        "raw_env": ["A=1", "B=2=3"],
+        "worker_class": "gthread",
+        "user": os.geteuid(),
+        "group": os.getegid(),
+    }
+    theirs = GunicornConfig()
+    ours = Config()
+    for name, value in values.items():
+        theirs.set(name, value)
+        setattr(ours, name, value)
+    for name in ("address", "uid", "gid", "env", "worker_class_str"):
+        assert getattr(ours, name) == getattr(theirs, name), name

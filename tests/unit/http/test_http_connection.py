@@ -277,6 +277,33 @@ def test_remembered_lines_still_obey_each_connections_limits() -> None:
     assert error.value.status == 431
 
 
+@pytest.mark.parametrize(
+    ("limit", "accepted"),
+    # "Host: a" is 7 bytes, 9 with its CRLF: Gunicorn's count (limit - 1, limit, limit + 1).
+    [(8, False), (9, True), (10, True), (0, True)],
+)
+def test_field_size_limit_counts_the_crlf(limit: int, accepted: bool) -> None:
+    conn = ServerConnection(Limits(max_header_field_size=limit))
+    conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    if accepted:
+        assert isinstance(conn.next_event(), Request)
+        return
+    with pytest.raises(ProtocolError) as error:
+        conn.next_event()
+    assert (error.value.status, error.value.detail) == (
+        431, f"header field of 9 bytes with its CRLF > limit {limit}"
+    )
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_a_field_size_limit_below_the_crlf_refuses_every_field(limit: int) -> None:
+    assert Limits(max_header_field_size=limit).max_field_line == (-1 if limit == 1 else 0)
+    conn = ServerConnection(Limits(max_header_field_size=limit))
+    conn.receive_data(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+    with pytest.raises(ProtocolError):
+        conn.next_event()
+
+
 def test_many_distinct_header_lines() -> None:
     # More distinct lines than the memo holds: it empties itself and goes on.
     for i in range(3000):

@@ -20,7 +20,7 @@ class Control:
         section=SECTION,
         flags=("--control-socket",),
         metavar="PATH",
-        convert=c.string,
+        convert=c.string_or("", "no control socket"),
         anchored=True,
         default_doc="workhorse.ctl in the working directory at start",
         help="UNIX socket on which the master answers `workhorse status` and control commands.",

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from workhorse.config import converters as c
 from workhorse.config.registry import Support, setting
 
 SECTION = "Logging"
+DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
 
 def _syslog_default() -> str:
@@ -44,11 +46,12 @@ class Logging:
         help="Do not send the access log to syslog when syslog is on.",
     )
     access_log_format: str = setting(
-        '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
+        DEFAULT_ACCESS_LOG_FORMAT,
         section=SECTION,
         flags=("--access-logformat",),
         metavar="STRING",
-        convert=c.string,
+        # Gunicorn accepts None and then logs the word "None" for each request.
+        convert=c.string_or(DEFAULT_ACCESS_LOG_FORMAT, "the default format"),
         help="Format of access log lines, with Gunicorn's %(atom)s atoms.",
         details=(
             "Atoms: h remote address, l '-', u user, t time, r request line,"
@@ -63,7 +66,8 @@ class Logging:
         section=SECTION,
         flags=("--error-logfile", "--log-file"),
         metavar="FILE",
-        convert=c.string,
+        # Gunicorn accepts None and then attaches no handler to the error log.
+        convert=c.string_or(os.devnull, "no error log"),
         help="Error log file; '-' is stderr.",
     )
     loglevel: str = setting(
@@ -71,8 +75,13 @@ class Logging:
         section=SECTION,
         flags=("--log-level",),
         metavar="LEVEL",
-        convert=c.choice("debug", "info", "warning", "error", "critical"),
+        convert=c.log_level,
         help="Lowest level written to the error log.",
+        details=(
+            "Gunicorn accepts any word and logs at info when it does not know it;"
+            " so does workhorse, with a warning. `warn` and `fatal` are taken as"
+            " warning and critical (Gunicorn logs at info for them)."
+        ),
     )
     capture_output: bool = setting(
         False,
@@ -124,7 +133,7 @@ class Logging:
         section=SECTION,
         flags=("--log-syslog-to",),
         metavar="SYSLOG_ADDR",
-        convert=c.string,
+        convert=c.string_or(_syslog_default(), "the default"),
         default_doc="udp://localhost:514 on Linux (the platform's syslog socket elsewhere)",
         help="Syslog address: unix://PATH#TYPE, udp://HOST:PORT or tcp://HOST:PORT.",
     )
@@ -149,7 +158,7 @@ class Logging:
         section=SECTION,
         flags=("--log-syslog-facility",),
         metavar="SYSLOG_FACILITY",
-        convert=c.string,
+        convert=c.string_or("user", "user"),
         help="Syslog facility name.",
     )
     enable_stdio_inheritance: bool = setting(
@@ -173,7 +182,7 @@ class Logging:
         section=SECTION,
         flags=("--dogstatsd-tags",),
         metavar="DOGSTATSD_TAGS",
-        convert=c.string,
+        convert=c.string_or("", "none"),
         help="Tags added to every StatsD metric (DogStatsD), e.g. env:prod,team:web.",
     )
     statsd_prefix: str = setting(
@@ -181,7 +190,7 @@ class Logging:
         section=SECTION,
         flags=("--statsd-prefix",),
         metavar="STATSD_PREFIX",
-        convert=c.string,
+        convert=c.string_or("", "none"),
         help="Prefix of StatsD metric names.",
     )
     enable_backlog_metric: bool = setting(

@@ -25,6 +25,6 @@ class ProcessNaming:
     default_proc_name: str = setting(
         "workhorse",
         section=SECTION,
-        convert=c.string,
+        convert=c.string_or("workhorse", "workhorse"),
         help="Process title used when proc_name is unset; the APP_MODULE when one is given.",
     )

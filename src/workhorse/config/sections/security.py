@@ -19,26 +19,50 @@ class Security:
         section=SECTION,
         flags=("--limit-request-line",),
         metavar="INT",
-        convert=c.non_negative_int,
-        help="Longest request line (method, target, version) in bytes; 0 means no limit.",
-        details="Values above 8190 are capped at 8190. Longer request lines get 414.",
+        convert=c.request_line_limit,
+        help=(
+            "Longest request line (method, target, version; the CRLF not counted) in"
+            " bytes; longer gets 414. 0: no limit; above 8190: 8190."
+        ),
+        details=(
+            "Gunicorn's caps and meanings: values above 8190 are applied as 8190 (with a"
+            " warning), 0 means no limit. Whatever the limits, the whole request head"
+            " may not exceed 64 KiB (431): a workhorse protection Gunicorn lacks."
+        ),
     )
     limit_request_fields: int = setting(
         100,
         section=SECTION,
         flags=("--limit-request-fields",),
         metavar="INT",
-        convert=c.non_negative_int,
-        help="Most header fields a request may have; 0 or above 32768 means 32768.",
+        convert=c.header_count_limit,
+        help=(
+            "Most header fields a request may have; more gets 431."
+            " 0 or above 32768: 32768."
+        ),
+        details=(
+            "As in Gunicorn, 0 and values above 32768 are applied as 32768."
+            " Every field line counts, including those `header_map=drop` removes"
+            " (Gunicorn counts only the kept ones)."
+        ),
     )
     limit_request_field_size: int = setting(
         8190,
         section=SECTION,
         flags=("--limit-request-field_size",),
         metavar="INT",
-        convert=c.non_negative_int,
-        help="Largest header field (name and value) in bytes.",
-        details="The flag keeps Gunicorn's spelling, with an underscore.",
+        convert=c.header_field_size_limit,
+        help=(
+            "Largest header field line in bytes, counting name, colon, value and the"
+            " CRLF; larger gets 431. 0: 8190."
+        ),
+        details=(
+            "Counted as Gunicorn counts it: the line with its CRLF, so with the default"
+            " 8190 the longest accepted `Name: value` line is 8188 bytes; a folded field"
+            " (`permit_obsolete_folding`) counts all its lines with their CRLFs. 0 means"
+            " 8190, as in Gunicorn's parser (its documentation says unlimited). The flag"
+            " keeps Gunicorn's spelling, with an underscore."
+        ),
     )
     limit_request_body: int = setting(
         0,

@@ -14,7 +14,6 @@ from workhorse.config.registry import Support, setting
 SECTION = "Server Mechanics"
 
 _LOCAL = ["127.0.0.1", "::1"]
-_NO_PASTE = "PasteDeploy is not supported; give the application as MODULE:VARIABLE"
 _NO_UWSGI = "workhorse speaks HTTP only; the uWSGI binary protocol is not implemented"
 
 
@@ -185,9 +184,18 @@ class ServerMechanics:
         flags=("--paste", "--paster"),
         metavar="STRING",
         convert=c.optional_string,
-        support=Support.ACCEPTED,
-        note=_NO_PASTE,
-        help="Load the application from a PasteDeploy config file.",
+        help="Load the application from a PasteDeploy ini file: PATH, or PATH#APP_NAME.",
+        details=(
+            "Needs PasteDeploy (`pip install 'workhorse[paste]'`). The app is the ini's"
+            " `[app:main]` section (or the one named after `#`), loaded with the"
+            " `--paste-global` variables as its global_conf and the working directory"
+            " as `relative_to`; APP_MODULE is then ignored and the processes are named"
+            " after the ini file. An ini with a `[loggers]` section is also the"
+            " `logconfig`, unless a logging config is given. `[server:*]` sections are"
+            " not read, as in Gunicorn: server settings come from the command line and"
+            " the config file. Unlike Gunicorn, which only honours `--paste` on the"
+            " command line, the setting works from every source."
+        ),
     )
     proxy_protocol: str = setting(
         "off",
@@ -214,7 +222,7 @@ class ServerMechanics:
         section=SECTION,
         flags=("--protocol",),
         metavar="STRING",
-        convert=c.choice("http", "uwsgi"),
+        convert=c.protocol,
         support=Support.ACCEPTED,
         note=_NO_UWSGI,
         help="Protocol spoken on the listening sockets: http or uwsgi.",
@@ -236,10 +244,8 @@ class ServerMechanics:
         flags=("--paste-global",),
         action="append",
         metavar="CONF",
-        convert=c.string_list,
-        support=Support.ACCEPTED,
-        note=_NO_PASTE,
-        help="Global variables for a PasteDeploy config file: KEY=VALUE (repeatable).",
+        convert=c.paste_assignments,
+        help="Global variables for a PasteDeploy ini file: KEY=VALUE (repeatable).",
     )
     permit_obsolete_folding: bool = setting(
         False,
@@ -300,7 +306,7 @@ class ServerMechanics:
         section=SECTION,
         flags=("--header-map",),
         metavar="STRING",
-        convert=c.choice("drop", "refuse", "dangerous"),
+        convert=c.choice("drop", "refuse", "dangerous", none="drop"),
         help="Headers whose names map to the same environ key: drop, refuse (400) or dangerous.",
         details=(
             "`X-Foo_Bar` and `X-Foo-Bar` both become `HTTP_X_FOO_BAR`. `drop`"
@@ -313,7 +319,7 @@ class ServerMechanics:
         section=SECTION,
         flags=("--root-path",),
         metavar="STRING",
-        convert=c.string,
+        convert=c.string_or("", "none"),
         help="Path prefix the application is mounted at: the SCRIPT_NAME of every request.",
         details=(
             "Gunicorn passes it to ASGI applications only (as `root_path`); workhorse"

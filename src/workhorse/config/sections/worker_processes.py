@@ -234,7 +234,7 @@ class WorkerProcesses:
         section=SECTION,
         flags=("--asgi-loop",),
         metavar="STRING",
-        convert=c.choice("auto", "asyncio", "uvloop"),
+        convert=c.choice("auto", "asyncio", "uvloop", none="auto"),
         help="Event loop of the asgi worker: uvloop when installed (auto), or asyncio.",
     )
     asgi_lifespan: str = setting(
@@ -242,7 +242,7 @@ class WorkerProcesses:
         section=SECTION,
         flags=("--asgi-lifespan",),
         metavar="STRING",
-        convert=c.choice("auto", "on", "off"),
+        convert=c.choice("auto", "on", "off", none="auto"),
         help="Whether the asgi worker runs the app's lifespan startup and shutdown.",
         details=(
             "auto: run it, and serve anyway if the app does not speak it; on: an app"
@@ -290,7 +290,7 @@ class WorkerProcesses:
         section=SECTION,
         flags=("--http-parser",),
         metavar="STRING",
-        convert=c.choice("auto", "fast", "python"),
+        convert=c.choice("auto", "fast", "python", none="auto"),
         support=Support.ACCEPTED,
         honoured=("python",),
         note="workhorse has one HTTP/1.1 parser, written in Python; 'fast' selects nothing",

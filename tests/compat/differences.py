@@ -1,0 +1,77 @@
+"""The single table of known differences between workhorse and Gunicorn 27 on the corpus.
+
+Strategy: a case whose two servers behave differently passes only if its
+difference is listed here, exactly (the fields that differ), with the
+reason and whether it is better on purpose or not done yet. An entry whose
+difference is gone fails too, so the table never claims more than is true.
+
+Entries are keyed by case name, or by ``worker:FAMILY`` for every case that
+runs a worker family workhorse does not have yet: when the gevent worker
+lands, deleting the ``worker:gevent`` entry is the only change the corpus
+needs. ``limits:CONFIG:PROBE`` entries belong to the request-limit
+boundaries of test_limits_live.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+BETTER = "better on purpose"
+
+
+def not_yet(issue: str) -> str:
+    return f"not yet: {issue}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Difference:
+    #: The observation fields that differ (see harness.COMPARED).
+    fields: frozenset[str]
+    reason: str
+    #: BETTER, or not_yet("<issue>").
+    status: str
+
+
+_NO_GEVENT = Difference(
+    frozenset({"started"}),
+    "workhorse has no gevent worker: it refuses the worker class when the config is"
+    " loaded (exit 1)",
+    not_yet("gevent worker (Drop-in for real)"),
+)
+
+_UVICORN_ACCESS_FORMAT = Difference(
+    frozenset({"access_line"}),
+    "the access log line follows access_log_format (Gunicorn's default here), as for"
+    " every worker; Gunicorn's uvicorn worker writes uvicorn's own line instead"
+    ' (`HOST:PORT - "GET /path HTTP/1.1" 200`) and ignores access_log_format',
+    BETTER,
+)
+
+KNOWN_DIFFERENCES: dict[str, Difference] = {
+    "worker:gevent": _NO_GEVENT,
+    "03-tiangolo-uvicorn-gunicorn-docker": _UVICORN_ACCESS_FORMAT,
+    "36-plane": _UVICORN_ACCESS_FORMAT,
+    # tests/compat/test_limits_live.py: limits:CONFIG:PROBE
+    "limits:defaults:head-72k": Difference(
+        frozenset({"status"}),
+        "a request head over 64 KiB gets 431 from workhorse even when each line and the"
+        " field count are within their limits; Gunicorn buffers up to"
+        " limit_request_fields * (limit_request_field_size + 2) bytes (800 KiB by"
+        " default, 268 MB with 32768 fields) per connection. The cap bounds the memory"
+        " one slow client can hold, and 64 KiB is twice what nginx passes by default",
+        BETTER,
+    ),
+}
+
+
+def known_difference(case_name: str, worker: str) -> Difference | None:
+    """The listed difference for a case: its own entry, else its worker family's."""
+    return KNOWN_DIFFERENCES.get(case_name) or KNOWN_DIFFERENCES.get(f"worker:{worker}")
+
+
+def corpus_result(case_name: str, worker: str) -> str:
+    """The corpus table's result column for a case."""
+    listed = known_difference(case_name, worker)
+    if listed is None:
+        return "same"
+    return f"differs in {', '.join(sorted(listed.fields))} ({listed.status}): {listed.reason}"
