@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from workhorse import proctitle
 from workhorse.config import ConfigError, LoadedConfig, load_config, print_config
 from workhorse.config.loader import start_directory
 from workhorse.config.settings import Config
@@ -37,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 
 def run_server(args: list[str]) -> int:
+    proctitle.prepare()  # before anything changes the environment
     environ = dict(os.environ)
     cwd = start_directory(environ)
     try:

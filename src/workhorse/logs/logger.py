@@ -183,7 +183,7 @@ class Logger:
                 raise LogSetupError("access_log_format", str(exc)) from None
 
         new = self._build_handlers(cfg)
-        capturing = cfg.capture_output and cfg.errorlog != "-"
+        capturing = cfg.capture_output and cfg.errorlog not in ("-", "")
         if capturing:
             try:
                 self._capture_into(cfg.errorlog, cfg)
@@ -212,7 +212,9 @@ class Logger:
     def _build_handlers(self, cfg: Config) -> list[tuple[logging.Logger, logging.Handler]]:
         built: list[tuple[logging.Logger, logging.Handler]] = []
         try:
-            error = self._output("errorlog", cfg.errorlog, sys.stderr, cfg)
+            error = self._output("errorlog", cfg.errorlog or "-", sys.stderr, cfg)
+            if not cfg.errorlog:  # None: Gunicorn's log has no handler; Python's last
+                error.setLevel(logging.WARNING)  # resort writes warnings up, to stderr
             error.setFormatter(logging.Formatter(ERROR_FORMAT, ERROR_DATEFMT))
             built.append((self.error_log, error))
             if cfg.accesslog is not None:
@@ -251,7 +253,7 @@ class Logger:
 
     @staticmethod
     def _syslog(cfg: Config, name: str) -> logging.Handler:
-        prefix = cfg.syslog_prefix or (cfg.proc_name or "workhorse").replace(":", ".")
+        prefix = cfg.syslog_prefix or cfg.proc_name_or_default.replace(":", ".")
         tag = f"gunicorn.{prefix}.{name}".replace("%", "%%")
         from workhorse.logs.syslog import FACILITIES, SafeSysLogHandler
 

@@ -33,9 +33,9 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
-from workhorse import __version__, handoff
+from workhorse import __version__, handoff, proctitle
 from workhorse.config import worker_classes
 from workhorse.config.settings import Config
 from workhorse.listeners import (
@@ -162,7 +162,7 @@ class Arbiter:
         self.argv = list(argv)
         self.environ = dict(os.environ if environ is None else environ)
         self.pid = os.getpid()
-        self.num_workers = int(cfg.workers)
+        self._num_workers = int(cfg.workers)
         self.WORKERS: dict[int, Worker] = {}
         self.LISTENERS: list[Listener] = []
         self.handles: dict[int, WorkerHandle] = {}
@@ -170,6 +170,13 @@ class Arbiter:
         self.age = 0
         self.reexec_pid = 0
         self.master_pid = int(self.environ.get(PARENT_MASTER_ENV, "0") or 0)
+        #: Gunicorn's names: the processes' title ("workhorse: master [NAME]"), and
+        #: "Master" in the log (".2"/"Master.2" for a re-executed one until promoted).
+        self.proc_name = self._own_proc_name()
+        self.master_name = "Master.2" if self.master_pid else "Master"
+        self.worker_class = worker_class(cfg.worker_class_name)
+        self.address = list(cfg.address)
+        self.timeout = cfg.timeout
         self.started_at = time.time()
         self.pidfile: process.Pidfile | None = None
         self.app: Callable[..., Any] | None = None
@@ -219,6 +226,8 @@ class Arbiter:
     def start(self) -> None:
         cfg = self.cfg
         self.log.info("Starting workhorse %s", __version__)
+        # Gunicorn calls it as the arbiter is set up: (workers, None), before on_starting.
+        self._call_hook("nworkers_changed", self, self.num_workers, None)
         self._call_hook("on_starting", self)
         if cfg.pidfile:
             self.pidfile = process.Pidfile(cfg.pidfile)
@@ -255,7 +264,7 @@ class Arbiter:
             self.log.info("timeout %gs limits each request: one that makes no progress for "
                           "that long is ended with a 504 and its stack logged (a stream that "
                           "flows is not cut); see docs/supervision.md", cfg.timeout)
-        process.set_process_title(f"workhorse-m {cfg.proc_name_or_default}"[:15])
+        proctitle.set_title("master", self.proc_name)
         self._call_hook("when_ready", self)
 
     def _open_listeners(self) -> None:
@@ -434,21 +443,31 @@ class Arbiter:
     def handle_winch(self) -> None:
         if self.cfg.daemon or self.reexec_pid:
             self.log.info("graceful stop of workers")
-            self.set_num_workers(0, quiet=True)
+            self.set_num_workers(0)
         else:
             self.log.debug("SIGWINCH ignored: not daemonized and no re-executed master")
 
     # --- actions -----------------------------------------------------------------------
-    def set_num_workers(self, count: int, *, quiet: bool = False) -> None:
+    @property
+    def num_workers(self) -> int:
+        return self._num_workers
+
+    @num_workers.setter
+    def num_workers(self, count: int) -> None:
+        # A hook assigning it (as Gunicorn's property allows) goes the same way.
+        self.set_num_workers(int(count))
+
+    def set_num_workers(self, count: int) -> None:
+        """The number of workers to run; nworkers_changed is told, as in Gunicorn, even
+        when the number stays the same (a HUP)."""
         capacity = self.board.worker_capacity if self.board else count
         limit = capacity // 2
         if count > limit:
             self.log.warning("Cannot run more than %d workers with this scoreboard (asked %d)",
                              limit, count)
             count = limit
-        old, self.num_workers = self.num_workers, count
-        if old != count and not quiet:
-            self._call_hook("nworkers_changed", self, count, old)
+        old, self._num_workers = self._num_workers, count
+        self._call_hook("nworkers_changed", self, count, old)
 
     def reload(self) -> None:
         """HUP: re-read the config and replace every worker, rolling."""
@@ -460,6 +479,8 @@ class Arbiter:
                 self.log.error("Reload aborted, the configuration is invalid: %s", exc)
                 return
             self._apply_new_config(new_cfg)
+        # As Gunicorn's reload: the configured number again, and the hook told.
+        self.set_num_workers(int(self.cfg.workers))
         self._call_hook("on_reload", self)
         self.log.reopen_files()
         self.generation += 1
@@ -470,11 +491,12 @@ class Arbiter:
     def _apply_new_config(self, cfg: Config) -> None:
         if list(cfg.bind) != list(self.cfg.bind):
             self.log.warning("bind changed on reload; new addresses need a restart (USR2)")
-        old_workers = int(self.cfg.workers)
         self.cfg = cfg
         self.log.setup(cfg)
-        if int(cfg.workers) != old_workers:
-            self.set_num_workers(int(cfg.workers))
+        self.proc_name = self._own_proc_name()
+        self.address = list(cfg.address)
+        self.timeout = cfg.timeout
+        proctitle.set_title("master", self.proc_name)
         if self.watchdog is not None:
             self.watchdog.timeout = float(cfg.timeout or 0)
             self.watchdog.boot_timeout = cfg.boot_timeout or 0.0
@@ -602,12 +624,19 @@ class Arbiter:
         argv = [sys.executable, "-m", "workhorse", *self.argv]
         os.execve(sys.executable, argv, environ)
 
+    def _own_proc_name(self) -> str:
+        name = str(self.cfg.proc_name_or_default)
+        return f"{name}.2" if self.master_pid else name
+
     def _check_parent_master(self) -> None:
         """A re-executed master becomes the master once its predecessor is gone."""
         if self.master_pid and os.getppid() != self.master_pid:
             self.log.info("Master %s is gone; this master (%s) takes over", self.master_pid,
                           self.pid)
             self.master_pid = 0
+            self.master_name = "Master"
+            self.proc_name = self._own_proc_name()
+            proctitle.set_title("master", self.proc_name)
             if self.pidfile is not None:
                 self.pidfile.create(self.pid)
 
@@ -661,7 +690,7 @@ class Arbiter:
         master_end.setblocking(False)
         ctx = WorkerContext(
             cfg=self.cfg, log=self.log, app_uri=self.app_uri, preloaded_app=self.app,
-            listeners=self.LISTENERS, board=self.board, arbiter=self,
+            listeners=self.LISTENERS, board=self.board, arbiter=self, proc_name=self.proc_name,
             master_fds=[*self._master_only_fds(), dump_r, master_end.fileno()],
             dump_fd=dump_w, handoff_fd=worker_end.fileno(),
         )
@@ -753,6 +782,24 @@ class Arbiter:
         grace = BOOTING_STOP_GRACE if handle.booting else self.cfg.graceful_timeout
         handle.kill_after = handle.stop_requested_at + grace
         self._signal(handle.pid, sig)
+
+    # --- Gunicorn's Arbiter methods, for hooks ---------------------------------------
+    def halt(self, reason: str | None = None, exit_status: int = 0) -> NoReturn:
+        """Stop the workers and exit (as Gunicorn's ``server.halt()`` from a hook)."""
+        raise HaltServer(reason or "", exit_status)
+
+    def kill_worker(self, pid: int, sig: int) -> None:
+        self._signal(pid, sig)
+
+    def kill_workers(self, sig: int) -> None:
+        self._signal_workers(sig)
+
+    def wakeup(self) -> None:
+        """Nothing to do: the master's loop wakes on its own signals and timers."""
+
+    @property
+    def worker_age(self) -> int:
+        return self.age
 
     def _signal_workers(self, sig: int) -> None:
         for pid in list(self.handles):
@@ -1103,7 +1150,7 @@ class Arbiter:
             self.log.error("Shutting down: %s", reason)
         if self.handles:
             self._stop_now()
-        self.log.info("Shutting down: Master")
+        self.log.info("Shutting down: %s", self.master_name)
         if self.pidfile is not None:
             self.pidfile.unlink()
         close_all(self.LISTENERS, unlink=self.reexec_pid == 0 and self.master_pid == 0)
@@ -1127,6 +1174,8 @@ class Arbiter:
             return
         try:
             hook(*args)
+        except HaltServer:  # the hook called server.halt()
+            raise
         except Exception:
             self.log.exception("Exception in %s hook", name)
 

@@ -111,18 +111,6 @@ def sd_notify(message: str, environ: dict[str, str] | None = None) -> bool:
         return False
 
 
-def set_process_title(title: str) -> None:
-    """Name the process in ``ps``/``top`` (the kernel's comm, 15 bytes) when possible.
-
-    Written through /proc rather than prctl() so that no ctypes is loaded.
-    """
-    try:
-        with open("/proc/self/comm", "w") as handle:
-            handle.write(title[:15])
-    except OSError:  # naming is cosmetic; never fail over it
-        pass
-
-
 def exit_with(message: str, code: int) -> None:
     sys.stderr.write(message.rstrip("\n") + "\n")
     sys.stderr.flush()

@@ -327,6 +327,8 @@ class HttpConnection(asyncio.Protocol):
         if not worker.alive:
             self.conn.close_after_response()
         hook_req = worker.pre_request(request, self.peer, scope, self.requests)
+        if hook_req is not None and hook_req.must_close:
+            self.conn.close_after_response()
         failed = True
         try:
             await worker.app(scope, cycle.receive, cycle.send)

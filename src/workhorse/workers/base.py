@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, NoReturn
 
+from workhorse import proctitle
 from workhorse.config.settings import Config
 from workhorse.listeners import Listener
 from workhorse.scoreboard import ExitReason, Scoreboard
@@ -65,6 +66,8 @@ class WorkerContext:
     #: This worker's end of a datagram socket pair on which the master hands
     #: over client connections of a worker it had to kill (threaded worker).
     handoff_fd: int = -1
+    #: What the process titles say after "worker" (proc_name or the app).
+    proc_name: str = "workhorse"
 
 
 class Worker:
@@ -96,6 +99,10 @@ class Worker:
         self._wakeup_r = -1
         self._wakeup_w = -1
         self._next_tick = 0.0
+        # keepalive = 0: every response says Connection: close, as Gunicorn's do.
+        self._no_keepalive = float(self.cfg.keepalive or 0) <= 0
+        #: Gunicorn's worker.timeout (its heartbeat period); here the request deadline.
+        self.timeout = self.cfg.timeout
 
     def __str__(self) -> str:
         return f"<Worker {self.pid}>"
@@ -117,6 +124,7 @@ class Worker:
         code = 0
         try:
             self.pid = os.getpid()
+            proctitle.set_title("worker", self.ctx.proc_name)
             self._reset_inherited_state()
             self.slot_writer.started(self.pid)
             self._call_hook("post_fork", self.ctx.arbiter, self)
@@ -295,8 +303,9 @@ class Worker:
             pass
 
     def closes_connections(self) -> bool:
-        """Every response must say Connection: close: the worker or the server stops."""
-        return not self.alive or self.slot_writer.master_drains()
+        """Every response must say Connection: close: the worker or the server stops
+        (or keepalive is 0)."""
+        return self._no_keepalive or not self.alive or self.slot_writer.master_drains()
 
     def serves_the_queue_on_stop(self) -> bool:
         """The whole server stops (the master takes no idle connections): take and

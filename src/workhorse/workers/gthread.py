@@ -110,6 +110,11 @@ class ThreadWorker(Worker):
         self._stop_r, self._stop_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     @property
+    def nr_conns(self) -> int:
+        """Open connections (Gunicorn's gthread attribute, read by monitoring hooks)."""
+        return len(self.clients)
+
+    @property
     def listen_socks(self) -> list[socket.socket]:
         return [listener.sock for listener in self.sockets]
 

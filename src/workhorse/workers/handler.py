@@ -224,6 +224,8 @@ class RequestHandler:
                                    number=client.requests, proxy_info=client.proxy_environ)
             if self.pre_request is not None:
                 self._run_hook("pre_request", self.pre_request, self.worker, hook_req)
+            if hook_req.must_close:
+                client.conn.close_after_response()
         busy_idle = self.busy_idle() if self.busy_idle is not None else NO_BUSY_IDLE
         self.slot.in_app(request.line.encode("latin-1"), request_id.encode("latin-1"), queue_time)
         # Counted before the app runs (as Gunicorn does), so the response that

@@ -35,6 +35,8 @@ class HookRequest:
         #: What a PROXY protocol header said (Gunicorn's ``proxy_protocol_info``).
         self.proxy_protocol_info = proxy_info
         self.fragment = ""
+        #: Set by force_close(): the connection closes after this response.
+        self.must_close = False
 
     @property
     def method(self) -> str:
@@ -60,5 +62,9 @@ class HookRequest:
     def trailers(self) -> list[tuple[str, str]]:
         return []
 
+    def force_close(self) -> None:
+        """Close the connection after this response (honoured after pre_request)."""
+        self.must_close = True
+
     def should_close(self) -> bool:
-        return not self._request.keep_alive
+        return self.must_close or not self._request.keep_alive

@@ -538,3 +538,28 @@ def test_a_handler_added_at_run_time_gets_every_access_line(
     log.close()
     assert got == ["200 /a"]
     assert lines(path) == ["200 /a", "200 /a"]
+
+
+def test_syslog_tag_without_prefix_is_the_application_as_in_gunicorn(settings: Settings) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.settimeout(5)
+        cfg = settings(syslog=True, syslog_addr=f"udp://127.0.0.1:{server.getsockname()[1]}",
+                       default_proc_name="site.wsgi:application", accesslog=None)
+        log = Logger(cfg)
+        log.error("tagged")
+        log.close()
+        assert "gunicorn.site.wsgi.application.error: " in server.recv(4096).decode()
+
+
+def test_errorlog_none_writes_only_warnings_and_errors_to_stderr(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = Logger(settings(errorlog=""))  # what None converts to
+    log.info("routine")
+    log.warning("worth seeing")
+    log.error("broken")
+    log.close()
+    err = capsys.readouterr().err
+    assert "routine" not in err
+    assert "[WARNING] worth seeing" in err and "[ERROR] broken" in err

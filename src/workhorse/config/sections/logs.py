@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 
@@ -66,9 +65,11 @@ class Logging:
         section=SECTION,
         flags=("--error-logfile", "--log-file"),
         metavar="FILE",
-        # Gunicorn accepts None and then attaches no handler to the error log.
-        convert=c.string_or(os.devnull, "no error log"),
-        help="Error log file; '-' is stderr.",
+        # Gunicorn accepts None and attaches no handler: Python's last resort
+        # then writes warnings and errors to stderr. Here "" means the same.
+        convert=c.string_or("", "warnings and errors only, on stderr"),
+        help="Error log file; '-' is stderr; None or '' writes only warnings and errors, "
+             "on stderr (as Gunicorn's errorlog = None).",
     )
     loglevel: str = setting(
         "info",
