@@ -55,9 +55,13 @@ class Control:
         metavar="ADDRESS",
         convert=a.metrics_address,
         support=Support.NEW,
-        help="Serve /metrics (Prometheus), /healthz and /readyz here, e.g. 127.0.0.1:9101.",
+        help="Serve /metrics (Prometheus), /healthz, /readyz and the /status page here, "
+             "e.g. 127.0.0.1:9101.",
         details=(
             "Served by the master, so it answers even when every worker is busy"
-            " or stuck. Forms: HOST:PORT, [IPV6]:PORT, unix:PATH. Unset: off."
+            " or stuck. /status is a live page for a browser (the scoreboard, each"
+            " request in flight, plots of the last minutes; read-only) and"
+            " /status.json the same data as `workhorse status --json`."
+            " Forms: HOST:PORT, [IPV6]:PORT, unix:PATH. Unset: off."
         ),
     )
