@@ -24,8 +24,9 @@ import requests
 from support import free_port, wait_for
 
 KINDS = {"sync": ["-k", "sync"], "gthread": ["-k", "gthread", "--threads", "2"],
-         "asgi": ["-k", "asgi"]}
-APPS = {"sync": "testapp:app", "gthread": "testapp:app", "asgi": "asgiapp:app"}
+         "gthread1": ["-k", "gthread", "--threads", "1"], "asgi": ["-k", "asgi"]}
+APPS = {"sync": "testapp:app", "gthread": "testapp:app", "gthread1": "testapp:app",
+        "asgi": "asgiapp:app"}
 
 
 def get_status(url: str, timeout: float = 5) -> int:

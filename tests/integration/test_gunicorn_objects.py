@@ -16,7 +16,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import requests
 
 from support import alive, children_of, raw_request, wait_for
 

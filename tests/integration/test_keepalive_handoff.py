@@ -15,10 +15,18 @@ import re
 import signal
 import socket
 
+import pytest
+
 from keepalive_load import KeepAliveLoad
 from support import wait_for
 
-GTHREAD = ["-k", "gthread", "--threads", "4", "--log-level", "debug"]
+#: The pooled gthread worker, and gthread with one thread (served inline by its loop).
+THREADS = ["4", "1"]
+
+
+@pytest.fixture(params=THREADS, ids=[f"threads{t}" for t in THREADS])
+def gthread(request: pytest.FixtureRequest) -> list[str]:
+    return ["-k", "gthread", "--threads", request.param, "--log-level", "debug"]
 HANDED = re.compile(r"Stopping: (\d+) idle connection\(s\) handed to the master")
 
 
@@ -31,8 +39,8 @@ def new_generation(server, before: set[int], count: int) -> bool:
     return len(workers) == count and not workers & before
 
 
-def test_hup_loses_no_keepalive_request(server_factory):
-    server = server_factory([*GTHREAD, "-w", "2", "testapp:app"])
+def test_hup_loses_no_keepalive_request(server_factory, gthread):
+    server = server_factory([*gthread, "-w", "2", "testapp:app"])
     wait_for(lambda: len(server.workers()) == 2, message="2 workers")
     with KeepAliveLoad(server.port) as load:
         load.wait_requests(300)
@@ -47,8 +55,8 @@ def test_hup_loses_no_keepalive_request(server_factory):
     assert handed_over(server.log()) > 0  # the idle connections did travel
 
 
-def test_max_requests_recycling_loses_no_keepalive_request(server_factory):
-    server = server_factory([*GTHREAD, "-w", "2", "--max-requests", "200",
+def test_max_requests_recycling_loses_no_keepalive_request(server_factory, gthread):
+    server = server_factory([*gthread, "-w", "2", "--max-requests", "200",
                              "--max-requests-jitter", "50", "testapp:app"])
     with KeepAliveLoad(server.port) as load:
         wait_for(lambda: server.log().count("Autorestarting worker") >= 12, 60,
@@ -57,9 +65,9 @@ def test_max_requests_recycling_loses_no_keepalive_request(server_factory):
     assert load.failures == [], load.summary()
 
 
-def test_one_worker_recycling_holds_connections_for_its_replacement(server_factory):
+def test_one_worker_recycling_holds_connections_for_its_replacement(server_factory, gthread):
     """With no sibling, the master keeps the connections until the new worker is ready."""
-    server = server_factory([*GTHREAD, "-w", "1", "--max-requests", "100", "testapp:app"])
+    server = server_factory([*gthread, "-w", "1", "--max-requests", "100", "testapp:app"])
     with KeepAliveLoad(server.port, connections=8) as load:
         wait_for(lambda: server.log().count("Autorestarting worker") >= 5, 60,
                  message="5 recycled workers")
@@ -67,10 +75,10 @@ def test_one_worker_recycling_holds_connections_for_its_replacement(server_facto
     assert load.failures == [], load.summary()
 
 
-def test_idle_connections_outlive_their_worker(server_factory):
+def test_idle_connections_outlive_their_worker(server_factory, gthread):
     """Idle keep-alive connections of a worker that recycles are served by its
     replacement, on the same connections, with no request lost or reset."""
-    server = server_factory([*GTHREAD, "-w", "1", "--max-requests", "10", "testapp:app"])
+    server = server_factory([*gthread, "-w", "1", "--max-requests", "10", "testapp:app"])
     idle = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(4)]
     try:
         first = {_ask(sock, "/pid") for sock in idle}
@@ -86,8 +94,8 @@ def test_idle_connections_outlive_their_worker(server_factory):
     assert handed_over(server.log()) == 4
 
 
-def test_ttou_loses_no_keepalive_request(server_factory):
-    server = server_factory([*GTHREAD, "-w", "3", "testapp:app"])
+def test_ttou_loses_no_keepalive_request(server_factory, gthread):
+    server = server_factory([*gthread, "-w", "3", "testapp:app"])
     wait_for(lambda: len(server.workers()) == 3, message="3 workers")
     with KeepAliveLoad(server.port) as load:
         load.wait_requests(300)
@@ -100,9 +108,9 @@ def test_ttou_loses_no_keepalive_request(server_factory):
     assert load.failures == [], load.summary()
 
 
-def test_memory_recycling_loses_no_keepalive_request(server_factory, stuck_env):
+def test_memory_recycling_loses_no_keepalive_request(server_factory, gthread, stuck_env):
     """A worker over max_worker_memory is replaced after its current request."""
-    server = server_factory([*GTHREAD, "-w", "2", "--max-worker-memory", "200",
+    server = server_factory([*gthread, "-w", "2", "--max-worker-memory", "200",
                              "stuckapp:app"], env=stuck_env)
     wait_for(lambda: len(server.workers()) == 2, message="2 workers")
     with KeepAliveLoad(server.port, path="/ok") as load:

@@ -11,8 +11,8 @@ import requests
 
 from support import raw_request, wait_for
 
-KINDS = [["-k", "sync"], ["-k", "gthread", "--threads", "4"]]
-KIND_IDS = ["sync", "gthread"]
+KINDS = [["-k", "sync"], ["-k", "gthread", "--threads", "4"], ["-k", "gthread", "--threads", "1"]]
+KIND_IDS = ["sync", "gthread", "gthread1"]
 
 
 @pytest.fixture(params=KINDS, ids=KIND_IDS)

@@ -22,7 +22,8 @@ import requests
 from support import alive, wait_for
 
 TIMEOUT = 2.0
-KINDS = {"sync": ["-k", "sync"], "gthread": ["-k", "gthread", "--threads", "2"]}
+KINDS = {"sync": ["-k", "sync"], "gthread": ["-k", "gthread", "--threads", "2"],
+         "gthread1": ["-k", "gthread", "--threads", "1"]}
 FRAMES = {"spin": "spin_in_c_library", "block": "query_dead_database", "sleep": "app"}
 
 

@@ -174,7 +174,7 @@ class Arbiter:
         #: "Master" in the log (".2"/"Master.2" for a re-executed one until promoted).
         self.proc_name = self._own_proc_name()
         self.master_name = "Master.2" if self.master_pid else "Master"
-        self.worker_class = worker_class(cfg.worker_class_name)
+        self.worker_class = worker_class(cfg.worker_class_name, int(cfg.threads))
         self.address = list(cfg.address)
         self.timeout = cfg.timeout
         self.started_at = time.time()
@@ -694,7 +694,7 @@ class Arbiter:
             master_fds=[*self._master_only_fds(), dump_r, master_end.fileno()],
             dump_fd=dump_w, handoff_fd=worker_end.fileno(),
         )
-        worker = worker_class(self.cfg.worker_class_name)(
+        worker = worker_class(self.cfg.worker_class_name, int(self.cfg.threads))(
             ctx, age=self.age, slot=slot, generation=self.generation)
         self._call_hook("pre_fork", self, worker)
         try:

@@ -160,8 +160,9 @@ class Watchdog:
                 return
             for thread in range(self.board.threads):
                 self._rescue_in_flight(term, pidfd, thread)
-            if self.board.threads > 1:
-                self._rescue_idle(term, pidfd)
+            # Any kind may hold idle keep-alive connections (gthread with one
+            # thread too); a sync worker simply has none besides its request's.
+            self._rescue_idle(term, pidfd)
         except rescue.RescueUnavailable as exc:
             self.rescue_disabled_reason = str(exc)
             term.rescue_error = str(exc)

@@ -153,15 +153,7 @@ class ThreadWorker(Worker):
         keep-alive connections go to the master, which passes them to a
         sibling worker (see :meth:`_release_idle`).
         """
-        self.accepting = False
-        for fd in self.listener_index:
-            try:
-                self.epoll.unregister(fd)
-            except OSError:
-                pass
-        if self.serves_the_queue_on_stop():
-            self._take_queued()
-        deadline = time.monotonic() + float(self.cfg.graceful_timeout)
+        deadline = self._stop_accepting()
         while time.monotonic() < deadline:
             self._release_idle()
             if not self.clients:
@@ -174,6 +166,19 @@ class ThreadWorker(Worker):
             self.notify()
         if not any(thread.is_alive() for thread in pool):
             self._last_hand_off()
+
+    def _stop_accepting(self) -> float:
+        """No new connections (what waits in the listen queue is taken when the
+        whole server stops); returns when the stop must be over."""
+        self.accepting = False
+        for fd in self.listener_index:
+            try:
+                self.epoll.unregister(fd)
+            except OSError:
+                pass
+        if self.serves_the_queue_on_stop():
+            self._take_queued()
+        return time.monotonic() + float(self.cfg.graceful_timeout)
 
     def _take_queued(self) -> None:
         """Connections waiting in the listen queue: parked, so a request thread
@@ -348,14 +353,19 @@ class ThreadWorker(Worker):
             time.sleep(0.1)  # EMFILE and friends: do not spin on a ready listener
             self._rearm(fd)
             return
-        full = len(self.clients) + 1 >= self.max_connections
-        self.listeners_paused = full
-        if self.accepting and not full:
-            self._rearm(fd)
+        self._after_accept(fd)
         client = self._adopt(sock, peer, index)
         if client is None:
             return
         self._serve(handler, client)
+
+    def _after_accept(self, fd: int) -> None:
+        """Arm the listener for the next connection, unless at worker_connections
+        (then it stays unarmed until a connection closes: _rearm_listeners)."""
+        full = len(self.clients) + 1 >= self.max_connections
+        self.listeners_paused = full
+        if self.accepting and not full:
+            self._rearm(fd)
 
     def _take_handoff(self, handler: RequestHandler) -> None:
         """Adopt connections the master passes on: from a sibling that stopped,
@@ -452,14 +462,18 @@ class ThreadWorker(Worker):
         client.registered = True
         self.parked[fd] = client
         try:
-            if registered:
-                self.epoll.modify(fd, ONESHOT_IN)
-            else:
-                self.epoll.register(fd, ONESHOT_IN)
+            self._arm(fd, registered)
         except OSError:
             self._close(client)
             return
         client.armed = park
+
+    def _arm(self, fd: int, registered: bool) -> None:
+        """Watch a parked connection for its next bytes (one event, one owner)."""
+        if registered:
+            self.epoll.modify(fd, ONESHOT_IN)
+        else:
+            self.epoll.register(fd, ONESHOT_IN)
 
     def _close(self, client: Connection, *, rearm: bool = True) -> None:
         fd = client.fd

@@ -15,6 +15,8 @@ from workhorse.workers.base import Worker
 KINDS = {
     "sync": ("workhorse.workers.sync", "SyncWorker"),
     "gthread": ("workhorse.workers.gthread", "ThreadWorker"),
+    # gthread with one thread: the same behaviour, served inline by its loop.
+    "gthread-inline": ("workhorse.workers.inline", "InlineThreadWorker"),
     "asgi": ("workhorse.workers.asgi", "AsgiWorker"),
 }
 #: Most requests in flight one event-loop worker shows on the scoreboard (and
@@ -29,8 +31,10 @@ def request_slots(cfg: Config) -> int:
     return max(1, cfg.threads if cfg.worker_class_name == "gthread" else 1)
 
 
-def worker_class(kind: str) -> type[Worker]:
-    """The Worker subclass for ``kind`` ("sync" or "gthread")."""
+def worker_class(kind: str, threads: int = 1) -> type[Worker]:
+    """The Worker subclass for ``kind`` ("sync", "gthread", "asgi")."""
+    if kind == "gthread" and threads <= 1:
+        kind = "gthread-inline"
     try:
         module_name, class_name = KINDS[kind]
     except KeyError:
