@@ -94,15 +94,57 @@ _ASGI_START = {
 _ASGI_BODY = {"type": "http.response.body", "body": HELLO}
 
 
+async def _lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 async def hello_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    if scope["type"] == "http":
+        await _lifespan(receive, send)
+    elif scope["type"] == "http":
         await send(_ASGI_START)
         await send(_ASGI_BODY)
+
+
+def _asgi_start(content_type: bytes, body: bytes) -> dict[str, Any]:
+    return {"type": "http.response.start", "status": 200,
+            "headers": [(b"content-type", content_type),
+                        (b"content-length", b"%d" % len(body))]}
+
+
+_ASGI_JSON_START = _asgi_start(b"application/json", JSON_BODY)
+_ASGI_JSON_BODY = {"type": "http.response.body", "body": JSON_BODY}
+
+
+async def json_small_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The ASGI twin of ``json_small``."""
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+    elif scope["type"] == "http":
+        await send(_ASGI_JSON_START)
+        await send(_ASGI_JSON_BODY)
+
+
+async def echo_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The ASGI twin of ``echo``: the whole body, read and sent back."""
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
+    if scope["type"] != "http":
+        return
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body = b"".join(chunks)
+    await send(_asgi_start(b"application/octet-stream", body))
+    await send({"type": "http.response.body", "body": body})
+

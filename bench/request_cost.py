@@ -79,6 +79,9 @@ class BareWorker:
     def count_request(self) -> None:
         pass
 
+    def closes_connections(self) -> bool:
+        return False
+
 
 def build(access_log: str | None, scoreboard: bool) -> tuple[Any, Connection, socket.socket]:
     argv = ["workhorse.demo:app"] + (["--access-logfile", access_log] if access_log else [])

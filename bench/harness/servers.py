@@ -25,6 +25,8 @@ BENCH = Path(__file__).resolve().parent.parent
 VENV_BIN = BENCH / ".venv" / "bin"
 
 _WORKHORSE = "workhorse --bind {bind} --workers {workers}"
+#: The WSGI apps of apps.py an ASGI row runs, as their ASGI twins (the same bytes).
+ASGI_TWINS = {"hello": "hello_asgi", "json_small": "json_small_asgi", "echo": "echo_asgi"}
 _GTHREAD = "--worker-class gthread --threads 4"
 # Control sockets are on, as a user has them, but in this start's scratch folder,
 # not in the working directory (workhorse) or ~/.gunicorn (gunicorn).
@@ -53,13 +55,13 @@ class Server:
     def supports(self, scenario_name: str, app: str) -> bool:
         if self.only and scenario_name not in self.only:
             return False
-        return self.kind == "wsgi" or app == "hello"
+        return self.kind == "wsgi" or app in ASGI_TWINS
 
     def workers_for(self, asked: int) -> int:
         return asked if self.multi_process else 1
 
     def argv(self, *, host: str, port: int, workers: int, app: str, tmp: Path) -> list[str]:
-        callable_ = "hello_asgi" if self.kind == "asgi" else app
+        callable_ = ASGI_TWINS[app] if self.kind == "asgi" else app
         values = {
             "host": host, "port": port, "bind": f"{host}:{port}", "workers": workers,
             "app": f"apps:{callable_}", "tmp": tmp, "metrics_port": port + 2,
@@ -74,6 +76,26 @@ SERVERS: dict[str, Server] = {
                ("workhorse",), own=True, note="closes after every response, as Gunicorn's sync"),
         Server("workhorse-gthread", "wsgi", f"{_WORKHORSE} {_GTHREAD} {_CTL} {{app}}",
                ("workhorse",), own=True, note="keep-alive 2 s (default)"),
+        Server("workhorse-gthread1", "wsgi",
+               f"{_WORKHORSE} --worker-class gthread --threads 1 {_CTL} {{app}}",
+               ("workhorse",), own=True,
+               note="gthread with one thread: served inline by its epoll loop"),
+        Server("workhorse-asgi", "asgi",
+               f"{_WORKHORSE} --worker-class asgi {_CTL} {{app}}",
+               ("workhorse", "uvloop"), own=True, note="uvloop (asgi_loop auto)"),
+        Server("workhorse-asgi-asyncio", "asgi",
+               f"{_WORKHORSE} --worker-class asgi --asgi-loop asyncio {_CTL} {{app}}",
+               ("workhorse",), own=True, note="the standard library's asyncio loop"),
+        Server("workhorse-asgi-bare", "asgi",
+               "python bare_workhorse.py --bind {bind} --workers {workers} --worker-class asgi "
+               "--timeout 0 --blocked-loop-timeout 0 --no-control-socket {app}",
+               ("workhorse", "uvloop"), only=("a",), own=True,
+               note="asgi, supervision off: no slot writes, no deadlines, no blocked-loop "
+                    "watchdog (bench/bare_workhorse.py): the floor, not a way to run"),
+        Server("workhorse-asgi-obs-off", "asgi",
+               f"{_WORKHORSE} --worker-class asgi --no-control-socket {{app}}",
+               ("workhorse", "uvloop"), only=("a",), own=True,
+               note="asgi, everything on but the control socket: compare with -bare"),
         Server("workhorse-bare", "wsgi",
                "python bare_workhorse.py --bind {bind} --workers {workers} "
                f"{_GTHREAD} --no-control-socket {{app}}",
@@ -121,6 +143,14 @@ SERVERS: dict[str, Server] = {
                ("granian",), note="default threads"),
         Server("waitress", "wsgi", "waitress-serve --host {host} --port {port} --threads 4 {app}",
                ("waitress",), note="one process, 4 threads, whatever the scenario asks"),
+        Server("gunicorn-asgi", "asgi",
+               f"gunicorn --bind {{bind}} --workers {{workers}} --worker-class asgi {_CTL} "
+               "{app}",
+               ("gunicorn", "uvloop"), note="Gunicorn 27's own asgi worker"),
+        Server("granian-asgi", "asgi",
+               "granian --interface asgi --host {host} --port {port} --workers {workers} "
+               "--log-level warning {app}",
+               ("granian",), note="default settings"),
         Server("uvicorn-asgi", "asgi",
                "uvicorn --host {host} --port {port} --workers {workers} --http httptools "
                "--loop uvloop --no-access-log --log-level warning {app}",

@@ -33,7 +33,7 @@ from workhorse.asgi import Lifespan, Outcome, ScopeBuilder
 from workhorse.asgi.app_loader import as_asgi3
 from workhorse.config.worker_classes import uvicorn_overrides
 from workhorse.http import Request
-from workhorse.scoreboard import ExitReason
+from workhorse.scoreboard import ExitReason, RequestSlot
 from workhorse.workers import serving
 from workhorse.workers.asgi_connection import (
     TIMED_OUT,
@@ -181,6 +181,8 @@ class AsgiWorker(Worker):
 
     def _tick(self, now: float) -> None:
         self.slot_writer.set_connections(len(self.connections))
+        if len(self.tasks) > 2 * len(self.connections) + 64:
+            self.tasks = {task for task in self.tasks if not task.done()}
         if now >= self._next_parent_check:
             self._next_parent_check = now + 1.0
             if not self.parent_alive():
@@ -195,13 +197,26 @@ class AsgiWorker(Worker):
 
     # --- requests -----------------------------------------------------------------------
     def track(self, task: asyncio.Task[None]) -> None:
+        """Known until it ends, so a stop can wait for it (or cancel it)."""
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def track_request(self, task: asyncio.Task[None]) -> None:
+        """As :meth:`track`, for an HTTP request's task, without a done callback per
+        request: the task leaves the set itself as it ends (HttpConnection._next);
+        one that ended otherwise is dropped by the tick or the stop."""
+        self.tasks.add(task)
 
     async def begin_request(self, connection: HttpConnection, request: Request, *,
                             alive: Any = None) -> InFlight:
         """A slot for a request (waiting for one if all are busy), its deadline started."""
-        index, slot = await self.slots.get()
+        return self.start_request(connection, request, await self.slots.get(), alive=alive)
+
+    def start_request(self, connection: HttpConnection, request: Request,
+                      taken: tuple[int, RequestSlot], *, alive: Any = None) -> InFlight:
+        """A request's deadline started in the slot it was given (``slots.take()``:
+        no wait, the common case; else :meth:`begin_request`)."""
+        index, slot = taken
         now = time.monotonic()
         deadline = now + self.timeout if self.timeout else 0.0
         slot.begin(connection.fd, connection.label, now, deadline)
@@ -336,6 +351,7 @@ class AsgiWorker(Worker):
         deadline = time.monotonic() + float(self.cfg.graceful_timeout)
         while time.monotonic() < deadline:
             self._release_idle(handoff_sock if to_master else None)
+            self.tasks = {task for task in self.tasks if not task.done()}
             if not self.connections and not self.tasks:
                 break
             await asyncio.sleep(STOP_POLL)

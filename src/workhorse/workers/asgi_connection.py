@@ -104,6 +104,8 @@ class HttpConnection(asyncio.Protocol):
         self.accepted_at = time.monotonic()
         self.requests = 0
         self._idle_timer: asyncio.TimerHandle | None = None
+        #: When an idle connection (or a half-received head) is closed; 0: never.
+        self._idle_deadline = 0.0
         self._drained: asyncio.Future[None] | None = None
         self._paused_writing = False
 
@@ -211,7 +213,7 @@ class HttpConnection(asyncio.Protocol):
             kind = type(event)
             if kind is Request:
                 assert isinstance(event, Request)
-                self._cancel_idle_timer()
+                self._idle_deadline = 0.0  # its timer, if any, finds nothing to do
                 self._start(event)
             elif kind is Data:
                 assert isinstance(event, Data)
@@ -264,7 +266,9 @@ class HttpConnection(asyncio.Protocol):
         if self.closed or self.transport is None or self.transport.is_closing():
             raise ClientDisconnected()
         self.transport.write(data)
-        self.worker.progress(self.task)
+        cycle = self.cycle
+        if cycle is None or not cycle.response_complete:  # the last write ends it anyway
+            self.worker.progress(self.task)
         if not self._paused_writing:
             return None
         if self._drained is None or self._drained.done():
@@ -280,14 +284,17 @@ class HttpConnection(asyncio.Protocol):
             self.conn.close_after_response()
         if is_websocket_upgrade(request):
             self.task = worker.loop.create_task(self._run_websocket(request))
+            worker.track(self.task)
         else:
             self.cycle = HTTPCycle(self.conn, self.write, self._on_demand)
             self.task = worker.loop.create_task(self._run_http(request, self.cycle))
-        worker.track(self.task)
+            worker.track_request(self.task)
 
     async def _run_http(self, request: Request, cycle: HTTPCycle) -> None:
         worker = self.worker
-        entry = await worker.begin_request(self, request)
+        taken = worker.slots.take()
+        entry = (worker.start_request(self, request, taken) if taken is not None
+                 else await worker.begin_request(self, request))
         started_wall = time.time()
         status, failed = 0, True
         try:
@@ -395,6 +402,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _next(self, close: bool) -> None:
         """The exchange is over: the next request, or the end of the connection."""
+        self.worker.tasks.discard(self.task)
         self.task = None
         self.cycle = None
         if self.closed:
@@ -407,7 +415,8 @@ class HttpConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.resume_reading()
         self._wait_for_request(self.worker.settings.keepalive)
-        self._process()
+        if conn.trailing_data:  # a pipelined request already here
+            self._process()
 
     # --- WebSocket --------------------------------------------------------------------
     async def _run_websocket(self, request: Request) -> None:
@@ -497,18 +506,43 @@ class HttpConnection(asyncio.Protocol):
 
     def _wait_for_request(self, seconds: float) -> None:
         """A connection with no request in progress is closed after ``seconds``."""
-        self._cancel_idle_timer()
+        self._idle_deadline = 0.0
         if seconds > 0:
-            self._idle_timer = self.worker.loop.call_later(seconds, self._idle_expired)
+            self._idle_until(self.worker.loop.time() + seconds)
 
     def _head_started(self) -> None:
         """Part of a head arrived: the rest has header_timeout."""
         timeout = self.worker.settings.header_timeout
-        if timeout and self._idle_timer is None:
-            self._idle_timer = self.worker.loop.call_later(timeout, self._idle_expired)
+        if timeout and not self._idle_deadline:
+            self._idle_until(self.worker.loop.time() + timeout)
+
+    def _idle_until(self, deadline: float) -> None:
+        """Close the connection at ``deadline`` unless a request comes.
+
+        A keep-alive connection gets a new deadline with every request. The
+        timer is not moved each time (a new timer per request costs more than
+        the request's own bookkeeping): it fires at the old deadline and, if
+        the deadline has moved on since, waits again for what is left.
+        """
+        self._idle_deadline = deadline
+        timer = self._idle_timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._idle_timer = self.worker.loop.call_at(deadline, self._idle_check)
+
+    def _idle_check(self) -> None:
+        self._idle_timer = None
+        deadline = self._idle_deadline
+        if not deadline or self.closed:
+            return
+        if self.worker.loop.time() < deadline:
+            self._idle_timer = self.worker.loop.call_at(deadline, self._idle_check)
+            return
+        self._idle_deadline = 0.0
+        self._idle_expired()
 
     def _idle_expired(self) -> None:
-        self._idle_timer = None
         if self.task is not None or self.closed:
             return
         if self.conn.trailing_data:
@@ -520,6 +554,7 @@ class HttpConnection(asyncio.Protocol):
         self._close()
 
     def _cancel_idle_timer(self) -> None:
+        self._idle_deadline = 0.0
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None

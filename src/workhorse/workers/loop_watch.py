@@ -47,6 +47,12 @@ class SlotPool:
     def busy(self) -> int:
         return self.size - len(self.free)
 
+    def take(self) -> tuple[int, RequestSlot] | None:
+        """A free slot now, or None (then wait for one with :meth:`get`)."""
+        if self.free and not self._waiters:
+            return self.free.popleft()
+        return None
+
     async def get(self) -> tuple[int, RequestSlot]:
         """A free slot (its index and writer), waiting for one if all are busy."""
         if self.free and not self._waiters:
