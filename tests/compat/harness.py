@@ -7,16 +7,25 @@ environment the deployment sets, the worker family, where to send the probe)
 and ``source.md``. Only what cannot exist here is substituted, and
 ``source.md`` says what: the application module (by one of the stand-in
 apps in ``tests/compat/apps``), ports and paths (``@PORT@``: a free port,
+``@PORT2@``: a second one, for a port the configuration itself opens,
 ``@DIR@``: the run directory), and the worker count (1, to keep the run
-short).
+short). What a deployment's supervisor provides is provided the same way:
+sockets systemd would pass (``LISTEN_FDS``, ``LISTEN_PID``, fds from 3 on)
+and its notification socket (``NOTIFY_SOCKET``; what the master sends there
+is one more output, ``notify``).
 
 Each server runs in its own copy of the case directory, as its working
 directory, with the word ``gunicorn`` of the command line replaced by the
 server's name -- the promise under test. The harness then records what an
 operator would see (:class:`Observation`): does it start, does it answer a
 request, where does the access log line of that request go, where do the
-error log's routine lines go, and does TERM stop it with exit code 0. Both
-servers of a case run at the same time; every wait polls with a deadline;
+error log's routine lines (and any error line) go, what the process titles
+of the master and its children are (as ``ps`` and psutil read them), does
+TERM stop it with exit code 0, and which UNIX socket files are left once it
+has stopped (those it bound itself go; those systemd passes stay); where a
+case asks, also what a second request, to a port the configuration opens
+itself, answers. Both servers of a case run at the same time; every wait
+polls with a deadline;
 every process is stopped by its process group, which it never leaves --
 except a daemon's, which makes its own: that one is found through its
 pidfile and stopped by its own process group. A daemon's exit code cannot be
@@ -28,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import re
@@ -35,6 +45,7 @@ import shlex
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -65,11 +76,13 @@ POLL_INTERVAL = 0.05
 
 #: A line of Gunicorn's (and workhorse's) error log format.
 ERROR_LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[[A-Z]+\] ")
-#: Routine error-log lines both servers write at info, by what they mean.
+#: Routine error-log lines both servers write at info, by what they mean, and
+#: any line at level ERROR (a worker that failed, a hook that raised).
 MILESTONES = {
     "listening": "Listening at: ",
     "booting": "Booting worker with pid: ",
     "term": "Handling signal: term",
+    "error": "] [ERROR] ",
 }
 #: Variables of the test runner's environment a deployment must not inherit.
 SCRUBBED_ENV = (
@@ -99,6 +112,14 @@ class Case:
     #: For a configuration that daemonizes: the pidfile it writes (placeholders
     #: allowed). The launcher exits 0 at once; the master is found there.
     daemon_pidfile: str | None = None
+    #: Addresses of sockets the harness binds and passes as systemd does
+    #: (``LISTEN_FDS``/``LISTEN_PID``, fds from 3 on): socket activation.
+    listen_fds: tuple[str, ...] = ()
+    #: Whether a ``NOTIFY_SOCKET`` is given, as systemd does for Type=notify.
+    notify: bool = False
+    #: A second request, to a port the configuration opens (``address``,
+    #: ``path``), and the strings its response must be searched for (``expect``).
+    extra_probe: dict[str, Any] | None = None
 
     def argv(self, server: str) -> list[str]:
         """The command line with the word ``gunicorn`` replaced by ``server``.
@@ -131,6 +152,9 @@ def load_case(directory: Path) -> Case:
         source=source,
         log_lines=tuple(meta.get("log_lines", ())),
         daemon_pidfile=meta.get("daemon_pidfile"),
+        listen_fds=tuple(meta.get("listen_fds", ())),
+        notify=bool(meta.get("notify", False)),
+        extra_probe=meta.get("extra_probe"),
     )
 
 
@@ -169,12 +193,23 @@ class Observation:
     access_line: str = ""
     #: Exit code after TERM (None: still running at the deadline).
     term_exit: int | None = None
+    #: The process titles (``/proc/PID/cmdline``'s first word, as psutil's
+    #: ``cmdline()[0]``) of the master, then of each of its children, sorted,
+    #: with the server's own name masked as ``SERVER`` (``gunicorn: worker
+    #: [NAME]`` and ``workhorse: worker [NAME]`` are the same title), read
+    #: once the probe is answered.
+    titles: tuple[str, ...] = ()
+    #: The second request's status and which of the expected strings its
+    #: response had (``extra_probe``).
+    extra: tuple[str, ...] = ()
+    #: The UNIX socket files in the run directory once the server has stopped.
+    sockets_left: tuple[str, ...] = ()
 
 
 #: The fields compared between the two servers of a case.
 COMPARED = (
     "started", "exit_code", "status", "server_header", "access_log", "access_line",
-    "error_log", "term_exit",
+    "error_log", "term_exit", "titles", "extra", "sockets_left",
 )  # fmt: skip
 
 
@@ -199,6 +234,12 @@ class Run:
     proc: subprocess.Popen[bytes] | None = None
     #: A daemonized master's pid (from its pidfile), once it runs.
     daemon: int | None = None
+    #: A second free port (``@PORT2@``).
+    port2: int = 0
+    #: The notification socket given as ``NOTIFY_SOCKET`` (``notify``).
+    notify_sock: socket.socket | None = None
+    #: What the master sent there, one line per field (``READY=1``).
+    notified: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def directory(self) -> Path:
@@ -212,8 +253,20 @@ class Run:
     def stderr(self) -> Path:
         return self.root / f"{self.server}.stderr"
 
+    @property
+    def notify_path(self) -> Path:
+        return self.root / f"{self.server}.notify"
+
     def expand(self, text: str) -> str:
-        return text.replace("@PORT@", str(self.port)).replace("@DIR@", str(self.directory))
+        text = text.replace("@PORT@", str(self.port)).replace("@PORT2@", str(self.port2))
+        return text.replace("@DIR@", str(self.directory))
+
+    @property
+    def master(self) -> int | None:
+        """The master's pid: the daemon's, else the process started."""
+        if self.daemon is not None:
+            return self.daemon
+        return self.proc.pid if self.proc is not None else None
 
 
 def free_port() -> int:
@@ -249,13 +302,63 @@ def _environment(run: Run) -> dict[str, str]:
     return env
 
 
+#: Run as ``python -c LAUNCHER ARGV...`` when sockets are passed: moves them to
+#: fds 3, 4, ... and execs ARGV with ``LISTEN_PID`` set to its own pid, which
+#: only the process itself knows (as systemd does between fork and exec).
+LAUNCHER = """\
+import os, sys
+held = [int(fd) for fd in os.environ.pop("COMPAT_PASSED_FDS").split(",")]
+for index, fd in enumerate(held):
+    os.dup2(fd, 3 + index)
+    os.close(fd)
+os.environ["LISTEN_FDS"] = str(len(held))
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execve(sys.argv[1], sys.argv[1:], dict(os.environ))
+"""
+#: Passed sockets are held above this fd in the harness, so that moving them
+#: to 3, 4, ... in the launcher never overwrites one not yet moved.
+HELD_FD_FLOOR = 100
+
+
+def _bind(address: str) -> socket.socket:
+    """A listening socket on ``unix:PATH`` or ``HOST:PORT``, as a .socket unit makes it."""
+    if address.startswith("unix:"):
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(address[len("unix:") :])
+    else:
+        host, _, port = address.rpartition(":")
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), int(port)))
+    sock.listen(128)
+    return sock
+
+
 def _start(run: Run) -> None:
     argv = _prepare(run)
-    with open(run.stdout, "wb") as out, open(run.stderr, "wb") as err:
-        run.proc = subprocess.Popen(
-            argv, cwd=run.directory, env=_environment(run), stdout=out, stderr=err,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+    env = _environment(run)
+    if run.case.notify:
+        run.notify_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        run.notify_sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        run.notify_sock.bind(str(run.notify_path))
+        run.notify_sock.setblocking(False)
+        env["NOTIFY_SOCKET"] = str(run.notify_path)
+    held: list[int] = []
+    try:
+        for address in run.case.listen_fds:
+            with _bind(run.expand(address)) as sock:
+                held.append(fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD_CLOEXEC, HELD_FD_FLOOR))
+        if held:
+            argv = [sys.executable, "-c", LAUNCHER, *argv]
+            env["COMPAT_PASSED_FDS"] = ",".join(map(str, held))
+        with open(run.stdout, "wb") as out, open(run.stderr, "wb") as err:
+            run.proc = subprocess.Popen(
+                argv, cwd=run.directory, env=env, stdout=out, stderr=err,
+                stdin=subprocess.DEVNULL, start_new_session=True, pass_fds=held,
+            )  # fmt: skip
+    finally:
+        for fd in held:  # the server has them now
+            os.close(fd)
 
 
 def _connect(run: Run, timeout: float) -> socket.socket:
@@ -378,7 +481,7 @@ def _reap(run: Run) -> None:
 
 def observe(case: Case, server: str, root: Path) -> Observation:
     """Start ``server`` on ``case``, probe it, TERM it; what it did."""
-    run = Run(case, server, root, free_port())
+    run = Run(case, server, root, free_port(), port2=free_port())
     token = f"{server}-{run.port}"
     try:
         _start(run)
@@ -387,9 +490,12 @@ def observe(case: Case, server: str, root: Path) -> Observation:
         if not _started(run):
             return Observation(False, run.proc.poll(), _why(run))
         response = _probe(run, token)
+        titles = _titles(run)
+        extra = _extra_probe(run) if case.extra_probe else ()
         term_exit = _stop(run)
     finally:
         _reap(run)
+        _read_notifications(run)
     outputs = dict(_outputs(run))
     return Observation(
         started=True,
@@ -399,13 +505,110 @@ def observe(case: Case, server: str, root: Path) -> Observation:
         error_log=_milestones(outputs, token, case.log_lines),
         access_line=_access_line(outputs, token),
         term_exit=term_exit,
+        titles=titles,
+        extra=extra,
+        sockets_left=_sockets_left(run),
     )
+
+
+def _sockets_left(run: Run) -> tuple[str, ...]:
+    """The UNIX socket files in the run directory."""
+    return tuple(
+        str(path.relative_to(run.directory))
+        for path in sorted(run.directory.rglob("*"))
+        if path.is_socket()
+    )
+
+
+def _children(pid: int) -> list[int]:
+    """The pids of the live children of ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _title(pid: int, server: str) -> str:
+    """The first word of a process's command line (its title), the server's name masked."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.split(b"\0", 1)[0].decode(errors="replace").replace(server, "SERVER")
+
+
+def _titles(run: Run) -> tuple[str, ...]:
+    """The master's title, then its children's (sorted)."""
+    master = run.master
+    assert master is not None
+    children = sorted(_title(pid, run.server) for pid in _children(master))
+    return (_title(master, run.server), *children)
+
+
+def _extra_probe(run: Run) -> tuple[str, ...]:
+    """The second request's status and the expected strings its response has.
+
+    Polled until all are there or the deadline passes: what a hook's thread
+    publishes may come a moment after the server answers.
+    """
+    spec = run.case.extra_probe
+    assert spec is not None
+    expected = [run.expand(text) for text in spec.get("expect", ())]
+    request = (
+        f"GET {spec.get('path', '/')} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    ).encode()
+    address = run.expand(spec["address"])
+    host, _, port = address.rpartition(":")
+    found: tuple[str, ...] = ()
+
+    def answered() -> bool:
+        nonlocal found
+        try:
+            with socket.create_connection((host, int(port)), timeout=REQUEST_TIMEOUT) as sock:
+                sock.sendall(request)
+                response = _read_until_closed(sock)
+        except OSError:
+            return False
+        text = response.decode("latin-1")
+        found = (f"status {_status(response)}", *(x for x in expected if x in text))
+        return len(found) == len(expected) + 1
+
+    _poll(answered, REQUEST_TIMEOUT)
+    return found
+
+
+def _read_notifications(run: Run) -> None:
+    """What the master sent to NOTIFY_SOCKET (NotifyAccess=main: others' are dropped)."""
+    sock = run.notify_sock
+    if sock is None:
+        return
+    credentials = struct.calcsize("3i")
+    with sock:
+        while True:
+            try:
+                data, ancillary, _flags, _address = sock.recvmsg(
+                    4096, socket.CMSG_SPACE(credentials)
+                )
+            except BlockingIOError:
+                break
+            sender = None
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    sender = struct.unpack("3i", value[:credentials])[0]
+            if sender == run.master:
+                run.notified.extend(data.decode(errors="replace").splitlines())
+    run.notify_sock = None
 
 
 @contextlib.contextmanager
 def running(case: Case, server: str, root: Path) -> Iterator[Run]:
     """``server`` started on ``case`` and answering; stopped (TERM, then KILL) afterwards."""
-    run = Run(case, server, root, free_port())
+    run = Run(case, server, root, free_port(), port2=free_port())
     try:
         _start(run)
         assert run.proc is not None
@@ -416,6 +619,7 @@ def running(case: Case, server: str, root: Path) -> Iterator[Run]:
         _stop(run)
     finally:
         _reap(run)
+        _read_notifications(run)
 
 
 def status_of(run: Run, request: bytes) -> int | None:
@@ -488,6 +692,8 @@ def _outputs(run: Run) -> Iterator[tuple[str, list[str]]]:
     """Every place a server may have logged to: its stdout, its stderr, files it wrote."""
     yield "stdout", run.stdout.read_text(errors="replace").splitlines()
     yield "stderr", run.stderr.read_text(errors="replace").splitlines()
+    if run.case.notify:
+        yield "notify", run.notified
     copied = {p.relative_to(run.case.directory) for p in run.case.directory.rglob("*")}
     for path in sorted(run.directory.rglob("*")):
         relative = path.relative_to(run.directory)
