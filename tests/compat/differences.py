@@ -47,9 +47,21 @@ _UVICORN_ACCESS_FORMAT = Difference(
     BETTER,
 )
 
+_UVICORN_ACCESS_SWITCH = Difference(
+    frozenset({"access_log", "access_line"}),
+    "the access log is on, as Gunicorn turns it on for its own workers (accesslog,"
+    " logconfig or logconfig_dict set: here logconfig_dict), and the line goes where the"
+    " dict sends gunicorn.access; Gunicorn's uvicorn worker does not use that rule: it"
+    " gives uvicorn's access logger only the handlers gunicorn.access has of its own,"
+    " none when the dict configures the parent 'gunicorn' logger, so no line is written"
+    " (Gunicorn's own asgi worker writes the same line as workhorse with this config)",
+    BETTER,
+)
+
 KNOWN_DIFFERENCES: dict[str, Difference] = {
     "worker:gevent": _NO_GEVENT,
     "03-tiangolo-uvicorn-gunicorn-docker": _UVICORN_ACCESS_FORMAT,
+    "06-authentik": _UVICORN_ACCESS_SWITCH,
     "36-plane": _UVICORN_ACCESS_FORMAT,
     # tests/compat/test_limits_live.py: limits:CONFIG:PROBE
     "limits:defaults:head-72k": Difference(

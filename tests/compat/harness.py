@@ -77,12 +77,14 @@ POLL_INTERVAL = 0.05
 #: A line of Gunicorn's (and workhorse's) error log format.
 ERROR_LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[[A-Z]+\] ")
 #: Routine error-log lines both servers write at info, by what they mean, and
-#: any line at level ERROR (a worker that failed, a hook that raised).
+#: what says something failed: a line at level ERROR (a worker that failed, a
+#: hook that raised) and a traceback, whatever the log format.
 MILESTONES = {
     "listening": "Listening at: ",
     "booting": "Booting worker with pid: ",
     "term": "Handling signal: term",
     "error": "] [ERROR] ",
+    "traceback": "Traceback (most recent call last):",
 }
 #: Variables of the test runner's environment a deployment must not inherit.
 SCRUBBED_ENV = (
