@@ -56,6 +56,8 @@ from typing import Any
 
 COMPAT_DIR = Path(__file__).resolve().parent
 CORPUS_DIR = COMPAT_DIR / "corpus"
+#: Cases ready for the corpus but held back by a workhorse bug (``blocked_by``).
+PENDING_DIR = COMPAT_DIR / "pending"
 APPS_DIR = COMPAT_DIR / "apps"
 REPO = COMPAT_DIR.parent.parent
 
@@ -122,6 +124,9 @@ class Case:
     #: A second request, to a port the configuration opens (``address``,
     #: ``path``), and the strings its response must be searched for (``expect``).
     extra_probe: dict[str, Any] | None = None
+    #: A pending case's bug: ``bug`` (what workhorse does wrong) and ``fields``
+    #: (the observations it makes differ).
+    blocked_by: dict[str, Any] | None = None
 
     def argv(self, server: str) -> list[str]:
         """The command line with the word ``gunicorn`` replaced by ``server``.
@@ -157,6 +162,7 @@ def load_case(directory: Path) -> Case:
         listen_fds=tuple(meta.get("listen_fds", ())),
         notify=bool(meta.get("notify", False)),
         extra_probe=meta.get("extra_probe"),
+        blocked_by=meta.get("blocked_by"),
     )
 
 
@@ -165,8 +171,14 @@ def _source_fields(text: str) -> tuple[str, str]:
     return fields["project"].strip(), fields["source"].strip()
 
 
-def load_cases() -> list[Case]:
-    return [load_case(path) for path in sorted(CORPUS_DIR.iterdir()) if path.is_dir()]
+def load_cases(directory: Path = CORPUS_DIR) -> list[Case]:
+    if not directory.is_dir():
+        return []
+    return [
+        load_case(path)
+        for path in sorted(directory.iterdir())
+        if path.is_dir() and not path.name.startswith(".")  # .ruff_cache and the like
+    ]
 
 
 # -- what is observed ------------------------------------------------------------------
