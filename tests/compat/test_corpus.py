@@ -75,13 +75,18 @@ TABLE_END = "<!-- end of corpus table -->"
 
 
 def render_corpus_table() -> str:
-    """The corpus result table of docs/compatibility.md."""
+    """The corpus result table of docs/compatibility.md, and its totals."""
     rows = ["| Case | Project and source | Worker | Result |", "|---|---|---|---|"]
     for case in CASES:
         source = case.source.split(" ")[0]
         result = corpus_result(case.name, case.worker).replace("|", "\\|")
         rows.append(f"| `{case.name}` | [{case.project}]({source}) | {case.worker} | {result} |")
-    return "\n".join([TABLE_START, *rows, TABLE_END])
+    same = sum(known_difference(case.name, case.worker) is None for case in CASES)
+    totals = (
+        f"{len(CASES)} cases: {same} behave the same under workhorse and Gunicorn 27,"
+        f" {len(CASES) - same} differ as listed."
+    )
+    return "\n".join([TABLE_START, *rows, "", totals, TABLE_END])
 
 
 def test_the_docs_show_the_current_corpus_table() -> None:
