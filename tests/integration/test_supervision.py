@@ -174,7 +174,10 @@ def test_gthread_a_stuck_request_costs_only_itself(server_factory, stuck_env):
 def test_gthread_bystanders_of_a_frozen_worker_get_503(server_factory, stuck_env):
     """The stuck call holds the GIL: the whole worker is frozen, so the request
     beside it cannot finish: it gets a 503 (retry) when the worker is ended."""
-    server = server_factory(["-k", "gthread", "--threads", "2", "-w", "1", "-t", str(TIMEOUT),
+    # Both requests must be in the worker when the first deadline passes: a
+    # longer timeout than the other tests' leaves room for a loaded machine.
+    timeout = 2 * TIMEOUT
+    server = server_factory(["-k", "gthread", "--threads", "2", "-w", "1", "-t", str(timeout),
                              "stuckapp:app"], env=stuck_env)
     results: dict[str, tuple[bytes, float]] = {}
     bystander = threading.Thread(
@@ -184,8 +187,9 @@ def test_gthread_bystanders_of_a_frozen_worker_get_503(server_factory, stuck_env
     stuck = threading.Thread(
         target=lambda: results.setdefault("stuck", stuck_request(server.port, "/spin?s=60")))
     stuck.start()
-    stuck.join(20)
-    bystander.join(20)
+    wait_for(lambda: marks(stuck_env, "spin"), timeout, message="the stuck request in the app")
+    stuck.join(30)
+    bystander.join(30)
     assert results["slow"][0].startswith(b"HTTP/1.1 504")  # the first past its deadline
     assert results["stuck"][0].startswith(b"HTTP/1.1 503 Service Unavailable")
     assert b"Retry-After: 1" in results["stuck"][0]
@@ -328,13 +332,15 @@ def test_a_worker_hung_in_its_import_does_not_hold_up_a_stop(server_factory, stu
     seconds, not graceful_timeout (a Python hang leaves at once; a C one is
     killed after a short grace)."""
     marker = tmp_path / "importing"
-    call = ("time.sleep(600)" if hang == "python" else
-            "import ctypes, socket\n"
-            "listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen(1)\n"
-            "peer = socket.create_connection(listener.getsockname())\n"
-            "ctypes.CDLL(os.environ['STUCK_LIB']).block_recv(peer.fileno())")
+    # The marker is written just before the hang, so TERM finds the worker in it.
+    setup, call = (("", "time.sleep(600)") if hang == "python" else (
+        "import ctypes, socket\n"
+        "listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen(1)\n"
+        "peer = socket.create_connection(listener.getsockname())\n"
+        "block_recv = ctypes.CDLL(os.environ['STUCK_LIB']).block_recv\n",
+        "block_recv(peer.fileno())"))
     (tmp_path / "hangs.py").write_text(
-        f"import os, time\nopen({str(marker)!r}, 'w').close()\n{call}\n")
+        f"import os, time\n{setup}open({str(marker)!r}, 'w').close()\n{call}\n")
     server = server_factory(["-w", "1", "--graceful-timeout", "30", "hangs:app"],
                             cwd=tmp_path, env=stuck_env, wait=False)
     wait_for(marker.exists, 15, message="the worker importing the app")

@@ -20,8 +20,9 @@ import contextlib
 import functools
 import os
 import shlex
+import sys
 from argparse import ArgumentParser
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,9 +213,19 @@ class _Builder:
 
     def finish(self, cli: ParsedArgs) -> LoadedConfig:
         app_uri = self._app_uri(cli.positional)
-        _ = self.config.worker_class_name  # refuses gevent and co. now, not at fork time
+        # Refuses gevent and co. now, not at fork time. A project's own worker
+        # class (a uvicorn worker subclass) is imported from where the app is:
+        # the working directory and pythonpath, as the server will see them.
+        with _on_sys_path(self._import_dirs()):
+            _ = self.config.worker_class_name
         self.warnings += self._ignored_settings()
         return LoadedConfig(self.config, app_uri, self.sources, self.warnings)
+
+    def _import_dirs(self) -> list[str]:
+        """Where the server will import from (see cli.prepare_process)."""
+        dirs = [os.path.join(self.cwd, str(self.config.chdir or "."))]
+        dirs += [p.strip() for p in str(self.config.pythonpath or "").split(",") if p.strip()]
+        return dirs
 
     def _app_uri(self, positional: list[str]) -> str | None:
         if self.config.paste:
@@ -257,3 +268,16 @@ class _Builder:
             for info in self.settings.values()
             if not info.is_honoured(getattr(self.config, info.name))
         ]
+
+
+@contextlib.contextmanager
+def _on_sys_path(dirs: list[str]) -> Iterator[None]:
+    """``dirs`` importable for the duration (what is added is removed again)."""
+    added = [d for d in dirs if d not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for directory in added:
+            if directory in sys.path:
+                sys.path.remove(directory)

@@ -174,6 +174,8 @@ class Arbiter:
         #: "Master" in the log (".2"/"Master.2" for a re-executed one until promoted).
         self.proc_name = self._own_proc_name()
         self.master_name = "Master.2" if self.master_pid else "Master"
+        #: The listeners came from systemd (socket activation): their files are its.
+        self.systemd = False
         self.worker_class = worker_class(cfg.worker_class_name, int(cfg.threads))
         self.address = list(cfg.address)
         self.timeout = cfg.timeout
@@ -276,6 +278,7 @@ class Arbiter:
                 sock = adopt(fd)
                 self.LISTENERS.append(Listener(sock, address_of(sock), describe(sock, is_ssl)))
             self.log.info("Inherited %d listener(s) from %s", len(fds), source)
+            self.systemd = source == "systemd"
             for name in (INHERIT_ENV, "GUNICORN_FD", "LISTEN_FDS", "LISTEN_PID"):
                 os.environ.pop(name, None)
         else:
@@ -515,8 +518,7 @@ class Arbiter:
         self._drain_connections()
         self.unavailable.set_active(False, [])
         process.sd_notify("STOPPING=1")
-        unlink = self.reexec_pid == 0 and self.master_pid == 0
-        close_all(self.LISTENERS, unlink=unlink)
+        close_all(self.LISTENERS, unlink=self._owns_socket_files())
         self.LISTENERS = []
         self._stop_deadline = time.monotonic() + float(self.cfg.graceful_timeout)
         sig = signal.SIGTERM if graceful else signal.SIGQUIT
@@ -623,6 +625,13 @@ class Arbiter:
         os.chdir(self.cfg.chdir)
         argv = [sys.executable, "-m", "workhorse", *self.argv]
         os.execve(sys.executable, argv, environ)
+
+    def _owns_socket_files(self) -> bool:
+        """Whether stopping removes the UNIX sockets' files, as Gunicorn decides: not
+        while another master shares them (USR2), nor when systemd made them (the
+        next start gets them from it again), nor with reuse_port."""
+        return (self.reexec_pid == 0 and self.master_pid == 0 and not self.systemd
+                and not self.cfg.reuse_port)
 
     def _own_proc_name(self) -> str:
         name = str(self.cfg.proc_name_or_default)
@@ -1153,7 +1162,7 @@ class Arbiter:
         self.log.info("Shutting down: %s", self.master_name)
         if self.pidfile is not None:
             self.pidfile.unlink()
-        close_all(self.LISTENERS, unlink=self.reexec_pid == 0 and self.master_pid == 0)
+        close_all(self.LISTENERS, unlink=self._owns_socket_files())
         self.relay.settle_all()
         for plugin in self.plugins:
             try:

@@ -308,7 +308,10 @@ class AsgiWorker(Worker):
 
     def _take_queued(self) -> None:
         """Connections waiting in the listen queue are served before the listeners go."""
-        for index, sock, _peer in take_the_queue([listener.sock for listener in self.sockets]):
+        # Taken through copies: the servers still hold the listeners themselves
+        # (asyncio's closes them on server.close(), right after this).
+        copies = [listener.sock.dup() for listener in self.sockets]
+        for index, sock, _peer in take_the_queue(copies):
             self.track(self.loop.create_task(self._connect(sock, index)))
 
     async def _connect(self, sock: socket.socket, index: int) -> None:

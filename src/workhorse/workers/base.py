@@ -18,6 +18,7 @@ The attributes Gunicorn's hooks rely on are here with the same names:
 
 from __future__ import annotations
 
+import atexit
 import faulthandler
 import os
 import signal
@@ -142,6 +143,7 @@ class Worker:
             self.slot_writer.exit_reason(self.exit_reason)
             self._call_hook("worker_exit", self.ctx.arbiter, self)
             self.log.info("Worker exiting (pid: %s)", self.pid)
+            _run_exit_handlers(self.log)
             _flush_std_streams()
         os._exit(code)
 
@@ -366,6 +368,17 @@ def queued_connections(listener: socket.socket) -> Iterator[tuple[socket.socket,
             return
         except OSError:
             return
+
+
+def _run_exit_handlers(log: Any) -> None:
+    """What the app registered with atexit (an exporter's last flush, a pool's
+    close) runs as the worker exits, as it does when a Gunicorn worker exits
+    through the interpreter. The worker still ends with os._exit: nothing the
+    master set up before the fork is torn down twice."""
+    try:
+        atexit._run_exitfuncs()
+    except Exception:
+        log.exception("Error in an atexit handler")
 
 
 def _flush_std_streams() -> None:

@@ -111,8 +111,9 @@ class ThreadWorker(Worker):
 
     @property
     def nr_conns(self) -> int:
-        """Open connections (Gunicorn's gthread attribute, read by monitoring hooks)."""
-        return len(self.clients)
+        """Open connections (Gunicorn's gthread attribute, read by monitoring hooks;
+        0 before the worker is set up, as a thread started in post_fork sees it)."""
+        return len(getattr(self, "clients", ()))
 
     @property
     def listen_socks(self) -> list[socket.socket]:
