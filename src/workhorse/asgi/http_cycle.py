@@ -84,6 +84,7 @@ class HTTPCycle:
         "_write",
         "body_buffered",
         "body_bytes_read",
+        "bytes_in",
         "bytes_sent",
         "bytes_written",
         "extra_header",
@@ -121,6 +122,9 @@ class HTTPCycle:
         self.body_buffered = 0
         #: Request body bytes fed by the worker so far.
         self.body_bytes_read = 0
+        #: Bytes the worker received for this exchange, head included (kept by
+        #: the worker when its connection moves on before the app returns).
+        self.bytes_in = 0
         #: The status the app started (or send_error sent); 0 before.
         self.status_code = 0
         #: The response headers as sent to the HTTP core (for the access log).

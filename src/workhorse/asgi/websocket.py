@@ -69,6 +69,8 @@ NORMAL: Final = 1000
 NO_STATUS: Final = 1005
 ABNORMAL: Final = 1006
 INTERNAL_ERROR: Final = 1011
+#: RFC 6455 / IANA: the server is restarting (what a stopping worker says).
+SERVICE_RESTART: Final = 1012
 MESSAGE_TOO_BIG: Final = 1009
 
 
@@ -169,6 +171,23 @@ class WebSocketSession:
         from wsproto.events import Ping
 
         return self._proto.send(Ping(payload=payload))
+
+    def going_away(self, code: int = SERVICE_RESTART, reason: str = "server restarting") -> bytes:
+        """The worker stops: a close frame for the peer (to write now); the app
+        hears websocket.disconnect with ``code`` and its sends raise from now on.
+        b"" unless the session is open."""
+        proto = self._proto
+        if proto is None or self._state != _OPEN:
+            return b""
+        from wsproto.connection import ConnectionState
+        from wsproto.events import CloseConnection
+
+        if proto.state is not ConnectionState.OPEN:
+            return b""
+        frame = proto.send(CloseConnection(code=code, reason=reason))
+        self._state = _CLOSED
+        self._closed_with(code, reason)
+        return frame
 
     @property
     def wants_data(self) -> bool:

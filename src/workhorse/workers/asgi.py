@@ -351,6 +351,8 @@ class AsgiWorker(Worker):
     async def _drain(self, handoff_sock: socket.socket | None) -> None:
         """Graceful stop: in-flight requests finish, idle connections go to the master."""
         to_master = handoff_sock is not None and self.slot_writer.master_takes_idle()
+        for connection in list(self.connections):
+            connection.going_away()
         deadline = time.monotonic() + float(self.cfg.graceful_timeout)
         while time.monotonic() < deadline:
             self._release_idle(handoff_sock if to_master else None)

@@ -106,6 +106,12 @@ class HttpConnection(asyncio.Protocol):
         self._idle_timer: asyncio.TimerHandle | None = None
         #: When an idle connection (or a half-received head) is closed; 0: never.
         self._idle_deadline = 0.0
+        #: While the app waits for body bytes: when the client counts as stalled.
+        self._body_deadline = 0.0
+        self._body_timer: asyncio.TimerHandle | None = None
+        #: While a response waits for the client to read: when it counts as stalled.
+        self._send_timer: asyncio.TimerHandle | None = None
+        self._send_buffered = 0
         self._drained: asyncio.Future[None] | None = None
         self._paused_writing = False
 
@@ -129,6 +135,10 @@ class HttpConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._cancel_idle_timer()
+        for timer in (self._body_timer, self._send_timer):
+            if timer is not None:
+                timer.cancel()
+        self._body_timer = self._send_timer = None
         self.worker.connections.discard(self)
         if self.cycle is not None:
             self.cycle.disconnected()
@@ -141,9 +151,14 @@ class HttpConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._paused_writing = True
+        if self.worker.settings.send_timeout and self._send_timer is None:
+            self._watch_send()
 
     def resume_writing(self) -> None:
         self._paused_writing = False
+        if self._send_timer is not None:  # the client reads: its send_timeout restarts
+            self._send_timer.cancel()
+            self._send_timer = None
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
         self._drained = None
@@ -237,6 +252,8 @@ class HttpConnection(asyncio.Protocol):
         if cycle is None:
             return
         cycle.feed_body(data)
+        if self._body_deadline:  # the client sends: its body_timeout starts again
+            self._body_deadline = self.worker.loop.time() + self.worker.settings.body_timeout
         self.worker.progress(self.task)
         if cycle.body_buffered > BODY_BUFFER and self.transport is not None:
             self.transport.pause_reading()
@@ -259,6 +276,60 @@ class HttpConnection(asyncio.Protocol):
         """The app waits for body bytes (or a WebSocket message): read on."""
         if self.transport is not None and not self.closed:
             self.transport.resume_reading()
+            if self.cycle is not None and self.worker.settings.body_timeout:
+                self._watch_body()
+
+    # --- body_timeout and send_timeout: a client that stalls ------------------------------
+    def _watch_body(self) -> None:
+        """The app waits for the next chunk of the body: the client has body_timeout
+        to send some (a chunk received starts it again), as in the WSGI workers."""
+        loop = self.worker.loop
+        self._body_deadline = loop.time() + self.worker.settings.body_timeout
+        if self._body_timer is None:
+            self._body_timer = loop.call_at(self._body_deadline, self._body_check)
+
+    def _body_check(self) -> None:
+        self._body_timer = None
+        cycle = self.cycle
+        if self.closed or cycle is None or not cycle.waiting_for_body:
+            self._body_deadline = 0.0  # the app is not waiting on the client now
+            return
+        loop = self.worker.loop
+        if loop.time() < self._body_deadline:
+            self._body_timer = loop.call_at(self._body_deadline, self._body_check)
+            return
+        self.worker.log.info("Timed out reading a request body from %s (body_timeout %gs): "
+                             "connection closed", client_text(self.peer[:2] if self.peer
+                                                              else None),
+                             self.worker.settings.body_timeout)
+        self._abort()  # the app hears http.disconnect
+
+    def _watch_send(self) -> None:
+        self._send_buffered = self._write_buffer_size()
+        self._send_timer = self.worker.loop.call_later(self.worker.settings.send_timeout,
+                                                       self._send_stalled)
+
+    def _write_buffer_size(self) -> int:
+        try:
+            return int(self.transport.get_write_buffer_size()) if self.transport else 0
+        except (AttributeError, RuntimeError):
+            return 0
+
+    def _send_stalled(self) -> None:
+        """The client took nothing of the response for send_timeout: cut it (the
+        app's next send raises, as it does for a client that left). A client
+        that reads, however slowly, is given send_timeout again."""
+        self._send_timer = None
+        if self.closed or not self._paused_writing:
+            return
+        if self._write_buffer_size() < self._send_buffered:
+            self._watch_send()
+            return
+        self.worker.log.info("Timed out writing a response to %s (send_timeout %gs): "
+                             "connection closed", client_text(self.peer[:2] if self.peer
+                                                              else None),
+                             self.worker.settings.send_timeout)
+        self._abort()
 
     # --- writing ----------------------------------------------------------------------
     def write(self, data: bytes) -> Awaitable[None] | None:
@@ -269,6 +340,10 @@ class HttpConnection(asyncio.Protocol):
         cycle = self.cycle
         if cycle is None or not cycle.response_complete:  # the last write ends it anyway
             self.worker.progress(self.task)
+        elif cycle.request_body_complete:
+            # All of the response is out: the connection may serve its next
+            # request even if the app goes on (a background task), as uvicorn's does.
+            self.worker.loop.call_soon(self._move_on, cycle)
         if not self._paused_writing:
             return None
         if self._drained is None or self._drained.done():
@@ -322,9 +397,13 @@ class HttpConnection(asyncio.Protocol):
             status = exc.status
             self._refuse(exc)
         finally:
-            worker.end_request(entry, status or 500, self.bytes_in, cycle.bytes_written)
-            self.bytes_in = 0
-        self._next(failed or not cycle.response_complete)
+            if self.cycle is cycle:
+                cycle.bytes_in, self.bytes_in = self.bytes_in, 0
+            worker.end_request(entry, status or 500, cycle.bytes_in, cycle.bytes_written)
+        if self.cycle is cycle:
+            self._next(failed or not cycle.response_complete)
+        else:  # the connection moved on when the response was complete
+            worker.tasks.discard(asyncio.current_task())
 
     async def _call_app(self, request: Request, cycle: HTTPCycle,
                         scope: dict[str, Any]) -> bool:
@@ -348,15 +427,24 @@ class HttpConnection(asyncio.Protocol):
             worker.log.error("Error handling request %s: the app broke the ASGI contract: %s",
                              request.line, exc)
             await self._fail(cycle)
-        except Exception:
-            worker.log.exception("Error handling request %s", request.line)
-            await self._fail(cycle)
+        except Exception as exc:
+            if self._gone():  # the client left: the app's error is how it learned that
+                worker.log.debug("Request %s ended by the client leaving: the app raised "
+                                 "%s: %s", request.line, type(exc).__name__, exc)
+            else:
+                worker.log.exception("Error handling request %s", request.line)
+                await self._fail(cycle)
         if not failed and not cycle.response_complete:
             failed = True
-            worker.log.error("Error handling request %s: the app returned %s", request.line,
-                             "without sending a response" if not cycle.response_started
-                             else "before its response was complete")
-            await self._fail(cycle)
+            if self._gone():  # after http.disconnect an app may end without a response
+                worker.log.debug("Request %s ended by the client leaving, before a "
+                                 "complete response", request.line)
+            else:
+                worker.log.error("Error handling request %s: the app returned %s",
+                                 request.line, "without sending a response"
+                                 if not cycle.response_started
+                                 else "before its response was complete")
+                await self._fail(cycle)
         worker.post_request(hook_req, request, scope, cycle)
         return failed
 
@@ -380,7 +468,7 @@ class HttpConnection(asyncio.Protocol):
     async def _cancelled(self, cycle: HTTPCycle) -> None:
         """The task was cancelled: the deadline, a client gone, or a fast stop."""
         if not self.closed and not await cycle.send_error(504, TIMED_OUT):
-            self._abort()  # part of the response is out: only a cut says it is not all
+            self._cut(cycle)  # part of the response is out: only a cut says it is not all
 
     async def _shed(self, cycle: HTTPCycle) -> None:
         """503 without running the app: it waited past max_queue_time."""
@@ -396,15 +484,50 @@ class HttpConnection(asyncio.Protocol):
             return
         try:
             if not await cycle.send_error(500):
-                self._abort()
+                self._cut(cycle)
         except ClientDisconnected:
             pass
+
+    def going_away(self) -> None:
+        """The worker stops: an open WebSocket is closed now (1012), not held until
+        graceful_timeout and then cut; its app is told."""
+        session = self.websocket
+        if session is None or self.closed:
+            return
+        frame = session.going_away()
+        if frame and self.transport is not None:
+            self.transport.write(frame)
+            self.transport.resume_reading()  # for the peer's close reply
+
+    def _gone(self) -> bool:
+        """The client left (or its connection is being closed)."""
+        return self.closed or self.transport is None or self.transport.is_closing()
+
+    def _cut(self, cycle: HTTPCycle) -> None:
+        """Abort the connection of an exchange whose response cannot be finished, unless
+        the connection has moved on (that response was complete: nothing to cut)."""
+        if self.cycle is cycle:
+            self._abort()
+
+    def _move_on(self, cycle: HTTPCycle) -> None:
+        """The response is complete and the app still runs: the connection goes on
+        to its next request; the app's task ends on its own (its slot, its access
+        line, its deadline are its own)."""
+        if self.cycle is not cycle or self.closed:
+            return  # the app returned first (the usual case), or the client left
+        cycle.bytes_in, self.bytes_in = self.bytes_in, 0
+        self.task = None
+        self.cycle = None
+        self._next_exchange(close=False)
 
     def _next(self, close: bool) -> None:
         """The exchange is over: the next request, or the end of the connection."""
         self.worker.tasks.discard(self.task)
         self.task = None
         self.cycle = None
+        self._next_exchange(close)
+
+    def _next_exchange(self, close: bool) -> None:
         if self.closed:
             return
         conn = self.conn
