@@ -15,7 +15,7 @@ import requests
 from interop_apps import BIG_FILE_SIZE, write_flask_app
 from interop_stacks import ACCESS_FORMAT, start_app_server
 
-from support import wait_for
+from support import APPS, wait_for
 
 pytestmark = pytest.mark.nginx
 
@@ -131,5 +131,24 @@ def test_access_log_agrees_with_nginx_when_the_app_overruns_content_length(
                         message="the request in workhorse's access log")
         # nginx got no response at all (its own 502) while workhorse logged a 200.
         assert line["s"] == entry["upstream_status"], (status, entry, line)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind,app", [("sync", "djasgi.wsgi:application"),
+                                      ("gthread", "djasgi.wsgi:application"),
+                                      ("asgi", "djasgi.asgi:application")])
+def test_a_django_app_keeps_the_access_log_file(kind: str, app: str, tmp_path: Path) -> None:
+    """Django's setup calls logging.config.dictConfig (DEFAULT_LOGGING, whatever LOGGING
+    says), which closes every handler it finds, our access log file's included."""
+    server, _ = start_app_server([app], tmp_path / "server", kind=kind, cwd=APPS, workers=1)
+    try:
+        for index in range(3):
+            assert requests.get(f"{server.url}/?probe={index}", timeout=10).status_code == 200
+        log_path = tmp_path / "server" / f"{kind}-access.log"
+        wait_for(lambda: sum("/?probe=" in line for line in
+                             log_path.read_text().splitlines()) == 3,
+                 5, message="the three requests in the access log")
+        assert "Logging error" not in server.log()
     finally:
         server.stop()
