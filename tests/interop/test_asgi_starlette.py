@@ -8,13 +8,15 @@ set again). The client is tests/ws_client.py (wsproto's client).
 
 from __future__ import annotations
 
+import signal
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from interop_stacks import Stack, StackPool, stack_pool
+from interop_stacks import Stack, StackPool, stack_pool, start_app_server
 
 from nginx_support import websocket_location
 from support import APPS, wait_for
@@ -122,3 +124,38 @@ def test_http_and_websocket_on_one_server(asgi_stack: Stack) -> None:
     assert requests.get(asgi_stack.url + "/", timeout=10).text == "starlette"
     assert client.receive() == "echo: still here"
     client.close()
+
+
+# --- gaps found here ----------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "asgi worker gap: a stopping worker (TERM, HUP, max_requests) holds an open WebSocket "
+    "until graceful_timeout, then closes the TCP connection without a close frame (the "
+    "client sees 1006) and without telling the app (AsgiWorker._drain waits for every task, "
+    "then cancels them and closes the transports in the same step, so session.finish cannot "
+    "send a close); uvicorn closes each WebSocket with 1012 at once and the app hears "
+    "websocket.disconnect"))
+def test_an_open_websocket_is_closed_with_a_close_frame_when_the_worker_stops(
+        tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    server, _ = start_app_server([APP], tmp_path / "app", kind="asgi", cwd=APPS, workers=1,
+                                 extra=["--graceful-timeout", "3"],
+                                 env={"FRAMEWORK_MARK_DIR": str(marks)})
+    try:
+        client_id = uuid.uuid4().hex[:8]
+        client = connect("127.0.0.1", server.port, f"/ws/echo?id={client_id}")
+        client.send_text("before the stop")
+        assert client.receive() == "echo: before the stop"
+        started = time.monotonic()
+        server.signal(signal.SIGTERM)
+        closed = client.receive()
+        elapsed = time.monotonic() - started
+        client.sock.close()
+        assert isinstance(closed, Closed) and closed.code in (1001, 1012), closed
+        assert elapsed < 1.5, elapsed  # not held until graceful_timeout
+        wait_for(lambda: any(marks.glob(f"ws-closed-{client_id}-*")),
+                 message="the app told of the close")
+    finally:
+        server.stop()

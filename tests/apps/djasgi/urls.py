@@ -12,6 +12,7 @@ urlpatterns = [
     path("stream/", views.stream),
     path("wait/", views.wait),
     path("open/", views.open_gate),
+    path("waiting/", views.waiting),
     path("whoami/", views.whoami),
     path("boom/", views.boom),
 ]

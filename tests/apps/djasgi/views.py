@@ -8,7 +8,8 @@
 - ``/stream/?n=``: a StreamingHttpResponse over an async iterator;
 - ``/wait/?name=``: an async view that waits (up to 10 s) until ``/open/?name=``
   opens its gate (``/open/`` says whether a ``/wait/`` was there to open): with
-  one worker, both are in flight at once on its one loop;
+  one worker, both are in flight at once on its one loop; ``/waiting/?name=``
+  says whether such a ``/wait/`` is in flight, without opening it;
 - ``/whoami/``: what Django makes of the client, scheme and host;
 - ``/boom/``: raises (Django's 500 page; the traceback goes to the log).
 """
@@ -91,6 +92,11 @@ async def open_gate(request: HttpRequest) -> JsonResponse:
     if gate is not None:
         gate.set()
     return JsonResponse({"waiting": gate is not None, "pid": os.getpid()})
+
+
+async def waiting(request: HttpRequest) -> JsonResponse:
+    gate = _GATES.get(request.GET["name"])
+    return JsonResponse({"waiting": gate is not None and not gate.is_set()})
 
 
 async def whoami(request: HttpRequest) -> JsonResponse:
