@@ -11,10 +11,11 @@ same from the core's parse).
 Then the body is read whole, as the app asks for it, so a framing error in it
 surfaces while the app waits in ``receive()``, and the answer is ``200 ok N``
 (N: body bytes read) with a Content-Length. ``/pid`` answers the worker's
-pid. When ``receive()`` says ``http.disconnect`` (the client left, or the
-server refused the body and closed), the app returns without a response, as
-ASGI allows. A WebSocket upgrade is recorded and refused (403); the lifespan
-protocol is answered.
+pid; ``/big?size=N`` N bytes (8 MiB by default) with a Content-Length, sent
+64 KiB at a time at the client's pace. When ``receive()`` says
+``http.disconnect`` (the client left, or the server refused the body and
+closed), the app returns without a response, as ASGI allows. A WebSocket
+upgrade is recorded and refused (403); the lifespan protocol is answered.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 from typing import Any
+from urllib.parse import parse_qs
 
 RECORD_ENV = "HARDENING_RECORD"
 
@@ -72,6 +74,9 @@ async def _http(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["path"] == "/pid":
         await _answer(send, str(os.getpid()).encode())
         return
+    if scope["path"] == "/big":
+        await _big(send, int(_query(scope).get("size", str(8 * 1024 * 1024))))
+        return
     received = 0
     while True:
         message = await receive()
@@ -81,6 +86,23 @@ async def _http(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if not message.get("more_body"):
             break
     await _answer(send, b"ok %d" % received)
+
+
+def _query(scope: dict[str, Any]) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(scope["query_string"].decode("latin-1")).items()}
+
+
+async def _big(send: Any, size: int, piece: int = 65536) -> None:
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/octet-stream"),
+                            (b"content-length", str(size).encode())]})
+    block = b"x" * piece
+    while True:
+        chunk = block[:size]
+        size -= len(chunk)
+        await send({"type": "http.response.body", "body": chunk, "more_body": size > 0})
+        if size <= 0:
+            return
 
 
 async def _answer(send: Any, body: bytes) -> None:
