@@ -40,6 +40,8 @@ Use from any test folder (``tests/`` is on ``sys.path`` via tests/conftest.py)::
         nginx = nginx_factory(f"127.0.0.1:{server.port}")      # or "unix:/path.sock"
         assert requests.get(nginx.url + "/", timeout=5).text == "ok"
 
+WebSocket through nginx: ``extra_locations=websocket_location("/ws")``.
+
 ``nginx_factory(upstream, **options)`` takes the keyword arguments of
 :class:`Nginx` (``proxy_read_timeout``, ``extra_locations``, ``extra_server``,
 ``extra_http``, ``upstream_keepalive``, ``pass_request_id``, ``root``,
@@ -90,6 +92,21 @@ READY_PATH = "/__nginx_ready"
 ADDRESS_IN_USE = "(98: Address already in use)"
 #: A UNIX socket path must fit in sockaddr_un.sun_path (108 bytes with the NUL).
 MAX_UNIX_PATH = 100
+
+
+def websocket_location(prefix: str, read_timeout: float = 60) -> str:
+    """An ``extra_locations`` block that passes WebSocket upgrades under ``prefix``.
+
+    nginx speaks HTTP/1.0 upstream and drops hop-by-hop headers unless told:
+    an upgrade needs HTTP/1.1 and ``Upgrade``/``Connection`` set again (nginx's
+    documented WebSocket proxying); the proxy headers of ``@proxy_to_app`` are
+    repeated because a location's ``proxy_set_header`` replaces inherited ones.
+    """
+    timeout = f"{max(1, round(read_timeout * 1000))}ms"
+    return (f"location {prefix} {{ {Nginx.PROXY_HEADERS} "
+            "proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; "
+            'proxy_set_header Connection "upgrade"; '
+            f"proxy_read_timeout {timeout}; proxy_pass http://app_server; }}")
 
 
 def nginx_binary() -> str | None:

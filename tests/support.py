@@ -193,6 +193,24 @@ class Server:
             self._private_dir = None
 
 
+def status_json(server: Server) -> dict[str, Any]:
+    """``workhorse status --json`` of ``server`` (through its control socket); ``{}``
+    when it does not answer."""
+    import json
+
+    out = subprocess.run([sys.executable, "-m", "workhorse", "status", "--json", "--pid",
+                          str(server.pid)], capture_output=True, text=True, timeout=10,
+                         cwd=server.cwd, env=server.env)
+    return json.loads(out.stdout) if out.returncode == 0 else {}
+
+
+def requests_in_flight(server: Server) -> list[str]:
+    """The request lines the server's workers are serving now (from the scoreboard)."""
+    status = status_json(server)
+    return [thread["request"] for worker in status.get("workers", [])
+            for thread in worker.get("threads", []) if thread.get("request")]
+
+
 def raw_request(port: int, data: bytes, timeout: float = 5.0, host: str = "127.0.0.1") -> bytes:
     """Send raw bytes, read until the server closes; returns everything received."""
     with socket.create_connection((host, port), timeout=timeout) as sock:

@@ -51,11 +51,20 @@ class Client:
         self.sock.sendall(self.ws.send(BytesMessage(data=data)))
 
     def receive(self) -> str | bytes | Closed:
+        """The next whole message (wsproto hands a large one over in parts as
+        they arrive: they are joined), or the close. Events that came with it
+        wait in ``_pending`` for the next call."""
+        parts: list[str | bytes] = []
         while True:
-            for event in self._drain():
+            self._drain()
+            while self._pending:
+                event = self._pending.pop(0)
                 if isinstance(event, TextMessage | BytesMessage):
-                    return event.data
-                if isinstance(event, CloseConnection):
+                    data = event.data
+                    parts.append(data if isinstance(data, str) else bytes(data))
+                    if event.message_finished:
+                        return _joined(parts)
+                elif isinstance(event, CloseConnection):
                     try:
                         self.sock.sendall(self.ws.send(event.response()))
                     except OSError:
@@ -66,14 +75,12 @@ class Client:
                 return Closed(1006, "")
             self.ws.receive_data(data)
 
-    def _drain(self) -> list[object]:
-        events = []
+    def _drain(self) -> None:
         for event in self.ws.events():
             if isinstance(event, Ping):
                 self.sock.sendall(self.ws.send(event.response()))
             else:
-                events.append(event)
-        return events
+                self._pending.append(event)
 
     def close(self, code: int = 1000) -> Closed | None:
         try:
@@ -90,6 +97,12 @@ class Client:
             return None
         finally:
             self.sock.close()
+
+
+def _joined(parts: list[str | bytes]) -> str | bytes:
+    if all(isinstance(part, str) for part in parts):
+        return "".join(str(part) for part in parts)
+    return b"".join(part for part in parts if isinstance(part, bytes))
 
 
 def connect(host: str, port: int, path: str, *, subprotocols: list[str] | None = None,

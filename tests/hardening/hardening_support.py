@@ -28,12 +28,17 @@ HERE = Path(__file__).resolve().parent
 #: The request corpus loader lives with the unit tests of the HTTP core.
 UNIT_HTTP = HERE.parent / "unit" / "http"
 APP = "hardening_app:app"
+#: The recording app's ASGI twin, for the asgi worker.
+ASGI_APP = "hardening_asgi_app:app"
 
-#: The two worker kinds, as the tests start them.
+#: The two WSGI worker kinds, as the tests start them.
 KINDS: dict[str, list[str]] = {
     "sync": ["-k", "sync"],
     "gthread": ["-k", "gthread", "--threads", "4"],
 }
+#: Every kind the request-level tests (corpus, differential, fuzz) run: the WSGI
+#: kinds with hardening_app, the asgi worker with hardening_asgi_app.
+SERVED_KINDS: dict[str, list[str]] = {**KINDS, "asgi": ["-k", "asgi"]}
 
 #: Every server here runs without a control socket unless a test needs one:
 #: the default path is in the working directory, shared by parallel tests.
@@ -55,7 +60,8 @@ def start_server(directory: Path, kind: str, *extra: str, name: str = "server",
     """A server of the recording app (the caller stops it); returns it and its records."""
     record = directory / f"{name}.requests.jsonl"
     control = [] if "--control-socket" in extra else NO_CONTROL
-    server = Server([*KINDS[kind], *control, *extra, APP], cwd=directory,
+    app = ASGI_APP if kind == "asgi" else APP
+    server = Server([*SERVED_KINDS[kind], *control, *extra, app], cwd=directory,
                     env=app_env(record, **(env or {})), log_path=directory / f"{name}.log")
     try:
         server.start(wait=wait)
@@ -86,6 +92,19 @@ class Records:
         except FileNotFoundError:
             return []
         return [json.loads(line) for line in text.split("\n") if line.strip()]
+
+    def wait_since(self, mark: int, count: int, timeout: float = 2.0) -> list[dict[str, Any]]:
+        """What :meth:`since` reads once it has ``count`` records, or at ``timeout``.
+
+        The asgi worker may close a connection (a refused body, the client's
+        FIN) before the request's task has run the app that records it.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self.since(mark)
+            if len(seen) >= count or time.monotonic() >= deadline:
+                return seen
+            time.sleep(0.01)
 
     def all(self) -> list[dict[str, Any]]:
         return self.since(0)
@@ -135,35 +154,64 @@ class Exchange:
 
 
 def exchange(port: int, data: bytes, *, half_close: bool, timeout: float = 5.0,
-             host: str = "127.0.0.1") -> Exchange:
-    """Send ``data`` (then FIN if ``half_close``), read until the server closes or ``timeout``."""
+             host: str = "127.0.0.1", half_close_after: int = 0,
+             methods: Iterable[str] = ()) -> Exchange:
+    """Send ``data`` (then FIN if ``half_close``), read until the server closes or ``timeout``.
+
+    With ``half_close_after`` N, the FIN waits until N final responses came
+    back (``methods``: the request methods, for parsing them): a client that
+    stops sending only once it has its answers.
+    """
     start = time.monotonic()
     chunks: list[bytes] = []
     with socket.create_connection((host, port), timeout=timeout) as sock:
+        ending = ""
         with contextlib.suppress(OSError):  # the server may refuse and close mid-send
             sock.sendall(data)
-            if half_close:
+            if half_close and half_close_after:
+                ending = _read_responses(sock, chunks, half_close_after, list(methods),
+                                         deadline=start + timeout)
+            if half_close and not ending:
                 sock.shutdown(socket.SHUT_WR)
-        ending = read_until_closed(sock, chunks, deadline=start + timeout)
+        if not ending:
+            ending = read_until_closed(sock, chunks, deadline=start + timeout)
     return Exchange(b"".join(chunks), ending, time.monotonic() - start)
+
+
+def _read_responses(sock: socket.socket, chunks: list[bytes], count: int, methods: list[str],
+                    deadline: float) -> str:
+    """Read until ``count`` final responses arrived: "" then, else how the read ended."""
+    while len(parse_responses(b"".join(chunks), methods)[0]) < count:
+        ending = _read_some(sock, chunks, deadline)
+        if ending:
+            return ending
+    return ""
+
+
+def _read_some(sock: socket.socket, chunks: list[bytes], deadline: float) -> str:
+    """One read into ``chunks``: "" if bytes came, else "eof", "reset" or "timeout"."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return "timeout"
+    sock.settimeout(left)
+    try:
+        chunk = sock.recv(65536)
+    except TimeoutError:
+        return "timeout"
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    if not chunk:
+        return "eof"
+    chunks.append(chunk)
+    return ""
 
 
 def read_until_closed(sock: socket.socket, chunks: list[bytes], deadline: float) -> str:
     """Append what arrives to ``chunks`` until EOF, a reset, or ``deadline``."""
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return "timeout"
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            return "timeout"
-        except (ConnectionResetError, BrokenPipeError):
-            return "reset"
-        if not chunk:
-            return "eof"
-        chunks.append(chunk)
+        ending = _read_some(sock, chunks, deadline)
+        if ending:
+            return ending
 
 
 # --- responses ------------------------------------------------------------------------

@@ -11,6 +11,10 @@
   ``--body-timeout``, a client that stops reading after ``--send-timeout``,
   and the worker is free again afterwards.
 
+The asgi worker is held to the same head bounds; it does not apply
+``body_timeout`` and ``send_timeout`` yet (strict xfail tests say how it
+falls short).
+
 Every bound is a small setting (1 s) and every wait polls with a deadline.
 """
 
@@ -32,7 +36,7 @@ from hardening_support import (
     worker_pids,
 )
 
-from support import wait_for
+from support import requests_in_flight, wait_for
 
 #: Slack on top of a timeout before its connection must be gone: the
 #: gthread reaper runs every 0.25 s; a loaded CI machine adds its own delay.
@@ -180,6 +184,7 @@ def test_sync_worker_is_held_by_one_slowloris_until_header_timeout(app_server):
 @pytest.mark.parametrize("kind", [
     "sync",
     "gthread",
+    "asgi",
 ])
 def test_a_head_that_stops_is_closed_after_header_timeout(app_server, kind, sent):
     # keep-alive 1 too: the gthread worker expires a connection that never sent a
@@ -199,6 +204,7 @@ def test_a_head_that_stops_is_closed_after_header_timeout(app_server, kind, sent
 @pytest.mark.parametrize("kind", [
     "sync",
     "gthread",
+    "asgi",
 ])
 def test_a_head_dripped_byte_by_byte_is_closed_after_header_timeout(app_server, kind):
     server, records = app_server(kind, "-w", "1", "--header-timeout", "1", "--body-timeout",
@@ -270,7 +276,19 @@ def _read_one_response(sock: socket.socket):
 
 # --- body_timeout -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", ["sync", "gthread"])
+ASGI_BODY_TIMEOUT_GAP = (
+    "asgi worker gap: body_timeout is not applied (workers/asgi_connection.py has no timer "
+    "while the app waits in receive() for body bytes): a body that stops holds its request "
+    "until `timeout`, then is answered 504 and logged as the app's REQUEST TIMEOUT with the "
+    "app's stack, though the client stalled; a trickle (a byte per timeout) holds it for "
+    "ever, since each chunk moves the request's deadline on")
+
+
+@pytest.mark.parametrize("kind", [
+    "sync",
+    "gthread",
+    pytest.param("asgi", marks=pytest.mark.xfail(strict=True, reason=ASGI_BODY_TIMEOUT_GAP)),
+])
 def test_a_body_that_stops_is_dropped_after_body_timeout(app_server, kind):
     flags = ["--threads", "1"] if kind == "gthread" else []
     server, records = app_server(kind, "-w", "1", *flags, "--body-timeout", "1",
@@ -316,6 +334,12 @@ def _stalled_reader_frees_worker_after(port: int, size: int) -> tuple[float, int
     return freed_after, sum(len(c) for c in chunks), ending, normal
 
 
+ASGI_SEND_TIMEOUT_GAP = (
+    "asgi worker gap: send_timeout is not applied (HttpConnection.write waits for the "
+    "transport to drain with no timer): a client that stops reading holds its request "
+    "until `timeout`, which then cuts it and logs the app's REQUEST TIMEOUT")
+
+
 @pytest.mark.parametrize("kind", ["sync", "gthread"])
 def test_a_client_that_stops_reading_is_dropped_and_the_worker_freed(app_server, kind):
     size = 64 * 1024 * 1024
@@ -337,3 +361,31 @@ def test_send_timeout_counts_from_when_the_client_stopped_reading(app_server):
     freed_after, _, _, normal = _stalled_reader_frees_worker_after(server.port, 64 * 1024 * 1024)
     assert normal.received.startswith(b"HTTP/1.1 200"), normal
     assert freed_after < 1 + 1.0, f"dropped {freed_after:.2f}s after it stopped reading"
+
+
+@pytest.mark.xfail(strict=True, reason=ASGI_SEND_TIMEOUT_GAP)
+def test_the_asgi_worker_drops_a_client_that_stops_reading_after_send_timeout(app_server,
+                                                                              tmp_path):
+    """The asgi worker serves others meanwhile (its loop is not held); the request of
+    the client that reads nothing must end within send_timeout, its connection cut."""
+    size = 64 * 1024 * 1024
+    server, _ = app_server("asgi", "-w", "1", "--send-timeout", "1",
+                           "--control-socket", str(tmp_path / "ctl"))
+    server.wait_booted(1)
+    reader = socket.socket()
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        reader.settimeout(5)
+        reader.connect(("127.0.0.1", server.port))
+        reader.sendall(f"GET /big?size={size} HTTP/1.1\r\nHost: r\r\n\r\n".encode())
+        wait_for(lambda: [r for r in requests_in_flight(server) if "/big" in r],
+                 message="the stalled reader's request in flight")
+        assert _get(server.port).received.startswith(b"HTTP/1.1 200")
+        wait_for(lambda: not [r for r in requests_in_flight(server) if "/big" in r],
+                 1 + SLACK, message="the stalled reader's request ended")
+        chunks: list[bytes] = []
+        ending = read_until_closed(reader, chunks, deadline=time.monotonic() + 10)
+    finally:
+        reader.close()
+    assert ending in ("eof", "reset")
+    assert sum(len(c) for c in chunks) < size / 2, "the response was not cut short"

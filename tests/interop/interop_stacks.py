@@ -1,9 +1,10 @@
 """Ways to reach an app in the interop tests: workhorse directly, or behind nginx.
 
 A :class:`StackPool` starts, lazily, one workhorse server per worker kind
-(``sync``, ``gthread``), bound to both a TCP port and a UNIX socket, and one
-nginx per (kind, path) where the path is ``direct``, ``nginx-tcp`` or
-``nginx-unix``; :meth:`StackPool.close` stops all of them by pid.
+(``sync``, ``gthread`` for a WSGI app, ``asgi`` for an ASGI one), bound to
+both a TCP port and a UNIX socket, and one nginx per (kind, path) where the
+path is ``direct``, ``nginx-tcp`` or ``nginx-unix``; :meth:`StackPool.close`
+stops all of them by pid.
 :func:`start_app_server` starts one such server on its own, for tests that
 need particular settings or send signals.
 """
@@ -21,13 +22,17 @@ import pytest
 from nginx_support import Nginx, require_nginx, unix_socket_path
 from support import Server, free_port, wait_for
 
+#: The worker kinds that serve a WSGI app.
 KINDS: dict[str, list[str]] = {
     "sync": ["-k", "sync"],
     "gthread": ["-k", "gthread", "--threads", "4"],
 }
+#: Every kind :func:`start_app_server` starts: the WSGI ones, and asgi for an ASGI app.
+SERVER_KINDS: dict[str, list[str]] = {**KINDS, "asgi": ["-k", "asgi"]}
 VIAS = ("direct", "nginx-tcp", "nginx-unix")
 ALL_STACKS = [(kind, via) for kind in KINDS for via in VIAS]
 NGINX_STACKS = [(kind, via) for kind, via in ALL_STACKS if via != "direct"]
+ASGI_STACKS = [("asgi", via) for via in VIAS]
 #: The access log format of the pool's servers: status, request id, queue time.
 ACCESS_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s rid=%(rid)s queue_ms=%(queue_ms)s'
 
@@ -66,7 +71,7 @@ def start_app_server(args: Sequence[str], directory: Path, *, kind: str, cwd: Pa
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     sock = unix_socket_path(directory, f"{kind}.sock")
-    server = Server([*KINDS[kind], "-w", str(workers), "-b", f"127.0.0.1:{port}",
+    server = Server([*SERVER_KINDS[kind], "-w", str(workers), "-b", f"127.0.0.1:{port}",
                      "-b", f"unix:{sock}", "--chdir", str(cwd),
                      "--access-logfile", str(directory / f"{kind}-access.log"),
                      "--access-logformat", ACCESS_FORMAT, *extra, *args],
@@ -96,10 +101,12 @@ class StackPool:
     """The servers and nginxes of one test module, started on first use."""
 
     def __init__(self, directory: Path, app_args: Sequence[str], cwd: Path,
-                 nginx_options: dict[str, Any] | None = None) -> None:
+                 nginx_options: dict[str, Any] | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.dir = directory
         self.app_args = list(app_args)
         self.cwd = cwd
+        self.env = env
         self.nginx_options = {"pass_request_id": True, **(nginx_options or {})}
         self.servers: dict[str, tuple[Server, str]] = {}
         self.nginxes: dict[tuple[str, str], Nginx] = {}
@@ -111,7 +118,7 @@ class StackPool:
         if kind not in self.servers:
             try:
                 self.servers[kind] = start_app_server(self.app_args, self.dir / kind,
-                                                      kind=kind, cwd=self.cwd)
+                                                      kind=kind, cwd=self.cwd, env=self.env)
             except AssertionError as exc:
                 self.failed[kind] = f"workhorse ({kind}) did not start: {exc}"
                 raise

@@ -15,7 +15,7 @@ import requests
 from interop_apps import BIG_FILE_SIZE, write_flask_app
 from interop_stacks import ACCESS_FORMAT, start_app_server
 
-from support import wait_for
+from support import APPS, wait_for
 
 pytestmark = pytest.mark.nginx
 
@@ -117,6 +117,59 @@ def test_access_logs_of_nginx_and_workhorse_agree(kind: str, tmp_path: Path,
         server.stop()
 
 
+#: The FastAPI app's requests for the asgi worker: (method, path, headers, body, status).
+ASGI_REQUESTS = [
+    ("GET", "/items/7?q=x", {}, None, 200),
+    ("GET", "/stream?n=40", {}, None, 200),
+    ("GET", "/big?size=3000017", {}, None, 200),
+    ("HEAD", "/page", {}, None, 200),
+    ("POST", "/items", {"Content-Type": "application/json"},
+     b'{"name": "log", "price": 1}', 200),
+    ("POST", "/upload", {}, b"u" * 200_000, 200),
+    ("GET", "/missing", {}, None, 404),
+    ("GET", "/items/nan", {}, None, 422),
+    ("GET", "/boom", {}, None, 500),
+]
+
+
+def test_the_asgi_workers_access_log_agrees_with_nginx(tmp_path: Path, nginx_factory) -> None:
+    """The asgi worker's access log, request by request, against nginx's (TCP and UNIX)."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    server, sock = start_app_server(["fastapi_app:app"], tmp_path / "server", kind="asgi",
+                                    cwd=APPS, env={"FRAMEWORK_MARK_DIR": str(marks)})
+    log_path = tmp_path / "server" / "asgi-access.log"
+    try:
+        (marks / "release-log").touch()  # the background task of POST /items ends at once
+        for via, upstream in (("tcp", f"127.0.0.1:{server.port}"), ("unix", f"unix:{sock}")):
+            nginx = nginx_factory(upstream, pass_request_id=True)
+            sent: list[tuple[str, str, requests.Response]] = []  # method, path, response
+            for method, path, headers, body, status in ASGI_REQUESTS:
+                response = requests.request(method, nginx.url + path, headers=headers,
+                                            data=body, timeout=20)
+                assert response.status_code == status, (via, method, path)
+                sent.append((method, path, response))
+            entries = nginx.wait_access_entries(len(ASGI_REQUESTS))
+            rids = [response.headers["X-Request-Id"] for *_, response in sent]
+            ours = wait_for(lambda r=rids: all(i in (lines := workhorse_lines(log_path))  # type: ignore[misc]
+                                               for i in r) and lines,
+                            message="every request in workhorse's access log")
+            for method, path, response in sent:
+                rid = response.headers["X-Request-Id"]
+                entry = next(e for e in entries if e["request_id"] == rid)
+                line = ours[rid]
+                assert entry["status"] == entry["upstream_status"] == line["s"] \
+                    == str(response.status_code), (via, path, entry, line)
+                assert line["r"] == f"{method} {path} HTTP/1.0"
+                assert line["h"] == ("127.0.0.1" if via == "tcp" else "-")
+                assert float(line["queue_ms"]) >= 0  # X-Request-Start from a trusted proxy
+                if method != "HEAD":  # HEAD: the app's body length, as for WSGI apps
+                    # (nginx's body_bytes_sent counts its chunked framing too)
+                    assert line["b"] == str(len(response.content)), (via, path, line)
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("kind", ["sync", "gthread"])
 def test_access_log_agrees_with_nginx_when_the_app_overruns_content_length(
         kind: str, tmp_path: Path, nginx_factory) -> None:
@@ -131,5 +184,24 @@ def test_access_log_agrees_with_nginx_when_the_app_overruns_content_length(
                         message="the request in workhorse's access log")
         # nginx got no response at all (its own 502) while workhorse logged a 200.
         assert line["s"] == entry["upstream_status"], (status, entry, line)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("kind,app", [("sync", "djasgi.wsgi:application"),
+                                      ("gthread", "djasgi.wsgi:application"),
+                                      ("asgi", "djasgi.asgi:application")])
+def test_a_django_app_keeps_the_access_log_file(kind: str, app: str, tmp_path: Path) -> None:
+    """Django's setup calls logging.config.dictConfig (DEFAULT_LOGGING, whatever LOGGING
+    says), which closes every handler it finds, our access log file's included."""
+    server, _ = start_app_server([app], tmp_path / "server", kind=kind, cwd=APPS, workers=1)
+    try:
+        for index in range(3):
+            assert requests.get(f"{server.url}/?probe={index}", timeout=10).status_code == 200
+        log_path = tmp_path / "server" / f"{kind}-access.log"
+        wait_for(lambda: sum("/?probe=" in line for line in
+                             log_path.read_text().splitlines()) == 3,
+                 5, message="the three requests in the access log")
+        assert "Logging error" not in server.log()
     finally:
         server.stop()

@@ -6,6 +6,9 @@ closes such a connection as the request arrives makes nginx answer 502, and
 for a POST nginx does not retry elsewhere. wrk drives POSTs through nginx
 while the workers are replaced by HUP or recycled by max_requests; every
 answer must be a 200 from workhorse, and nginx must log no upstream error.
+The gthread worker serves a WSGI echo (tests/apps/testapp.py), the asgi
+worker an ASGI one (tests/apps/asgiapp.py): both hand their idle
+connections to the master when they stop.
 """
 
 from __future__ import annotations
@@ -27,12 +30,19 @@ UPSTREAM_ERROR = "upstream"
 BODY = b"x" * 512
 
 
-@pytest.mark.parametrize("upstream,how", [("unix", "hup"), ("tcp", "max_requests")])
+#: The app each worker kind serves: both answer POST /echo with the body.
+APPS = {"gthread": "testapp:app", "asgi": "asgiapp:app"}
+
+
+@pytest.mark.parametrize("kind,upstream,how", [("gthread", "unix", "hup"),
+                                               ("gthread", "tcp", "max_requests"),
+                                               ("asgi", "tcp", "hup"),
+                                               ("asgi", "unix", "max_requests")])
 def test_worker_replacement_fails_no_request_behind_nginx_keepalive(
-        upstream: str, how: str, tmp_path: Path, nginx_factory) -> None:
+        kind: str, upstream: str, how: str, tmp_path: Path, nginx_factory) -> None:
     extra = ("--max-requests", "400", "--max-requests-jitter", "100") if how == "max_requests" \
         else ()
-    server, sock = start_app_server(["testapp:app"], tmp_path / "app", kind="gthread",
+    server, sock = start_app_server([APPS[kind]], tmp_path / "app", kind=kind,
                                     cwd=tmp_path, extra=extra)
     try:
         target = f"unix:{sock}" if upstream == "unix" else f"127.0.0.1:{server.port}"
@@ -49,7 +59,7 @@ def test_worker_replacement_fails_no_request_behind_nginx_keepalive(
         recycled = server.log().count("Autorestarting worker")
     finally:
         server.stop()
-    print(f"nginx upstream keep-alive, {upstream}, {how}: {result.summary()}; "
+    print(f"nginx upstream keep-alive, {kind}, {upstream}, {how}: {result.summary()}; "
           f"max_requests recycles: {recycled}")
     assert result.requests > 200, result.output
     assert result.failed == 0, result.summary()
