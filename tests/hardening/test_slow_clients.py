@@ -11,9 +11,9 @@
   ``--body-timeout``, a client that stops reading after ``--send-timeout``,
   and the worker is free again afterwards.
 
-The asgi worker is held to the same head bounds; it does not apply
-``body_timeout`` and ``send_timeout`` yet (strict xfail tests say how it
-falls short).
+The asgi worker is held to the same bounds: the head's, ``body_timeout``
+while the app waits for body bytes, and ``send_timeout`` while a response
+waits for a client that reads nothing (it serves others meanwhile).
 
 Every bound is a small setting (1 s) and every wait polls with a deadline.
 """
@@ -276,18 +276,10 @@ def _read_one_response(sock: socket.socket):
 
 # --- body_timeout -----------------------------------------------------------------------
 
-ASGI_BODY_TIMEOUT_GAP = (
-    "asgi worker gap: body_timeout is not applied (workers/asgi_connection.py has no timer "
-    "while the app waits in receive() for body bytes): a body that stops holds its request "
-    "until `timeout`, then is answered 504 and logged as the app's REQUEST TIMEOUT with the "
-    "app's stack, though the client stalled; a trickle (a byte per timeout) holds it for "
-    "ever, since each chunk moves the request's deadline on")
-
-
 @pytest.mark.parametrize("kind", [
     "sync",
     "gthread",
-    pytest.param("asgi", marks=pytest.mark.xfail(strict=True, reason=ASGI_BODY_TIMEOUT_GAP)),
+    "asgi",
 ])
 def test_a_body_that_stops_is_dropped_after_body_timeout(app_server, kind):
     flags = ["--threads", "1"] if kind == "gthread" else []
@@ -334,12 +326,6 @@ def _stalled_reader_frees_worker_after(port: int, size: int) -> tuple[float, int
     return freed_after, sum(len(c) for c in chunks), ending, normal
 
 
-ASGI_SEND_TIMEOUT_GAP = (
-    "asgi worker gap: send_timeout is not applied (HttpConnection.write waits for the "
-    "transport to drain with no timer): a client that stops reading holds its request "
-    "until `timeout`, which then cuts it and logs the app's REQUEST TIMEOUT")
-
-
 @pytest.mark.parametrize("kind", ["sync", "gthread"])
 def test_a_client_that_stops_reading_is_dropped_and_the_worker_freed(app_server, kind):
     size = 64 * 1024 * 1024
@@ -363,7 +349,6 @@ def test_send_timeout_counts_from_when_the_client_stopped_reading(app_server):
     assert freed_after < 1 + 1.0, f"dropped {freed_after:.2f}s after it stopped reading"
 
 
-@pytest.mark.xfail(strict=True, reason=ASGI_SEND_TIMEOUT_GAP)
 def test_the_asgi_worker_drops_a_client_that_stops_reading_after_send_timeout(app_server,
                                                                               tmp_path):
     """The asgi worker serves others meanwhile (its loop is not held); the request of

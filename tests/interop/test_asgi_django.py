@@ -156,15 +156,9 @@ def test_async_views_share_one_workers_loop(tmp_path: Path) -> None:
     assert result["answer"]["opened"] is True
 
 
-# --- gaps found here ----------------------------------------------------------------------
+# --- a client that leaves -----------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "asgi worker gap: when the client leaves, Django's ASGI handler cancels the view and "
-    "returns without a response (as ASGI allows after http.disconnect); the worker logs "
-    "'Error handling request ...: the app returned without sending a response' at ERROR "
-    "(HttpConnection._run_http checks cycle.response_complete, not whether the client is "
-    "gone); uvicorn logs that only while the client is still connected"))
 def test_a_client_that_leaves_a_waiting_view_is_not_an_error_in_the_log(tmp_path: Path) -> None:
     server, _ = start_app_server([APP], tmp_path / "app", kind="asgi", cwd=APPS, workers=1)
     try:

@@ -190,14 +190,9 @@ def test_lifespan_shutdown_runs_when_the_server_stops(tmp_path: Path) -> None:
     assert (marks / f"shutdown-{pid}").exists()
 
 
-# --- gaps found here: the worker differs from uvicorn's behaviour -------------------------
+# --- as uvicorn does: background tasks, clients that leave --------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "asgi worker gap: the next request on a keep-alive connection waits until the previous "
-    "app call returns, background tasks included (HttpConnection._run_http calls _next only "
-    "after worker.app returns); uvicorn starts the next cycle once the response is complete. "
-    "Behind nginx with upstream keep-alive, other clients' requests wait too"))
 def test_the_next_request_on_a_connection_does_not_wait_for_a_background_task(
         pool: StackPool, marks: Path) -> None:
     server, _ = pool.server("asgi")
@@ -217,11 +212,6 @@ def test_the_next_request_on_a_connection_does_not_wait_for_a_background_task(
         (marks / f"release-{name}").touch()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "asgi worker gap: a client that leaves a StreamingResponse is logged as an ERROR with a "
-    "traceback: under ASGI spec 2.4 Starlette turns send()'s OSError into its own "
-    "ClientDisconnect, which HttpConnection._run_http's `except Exception` logs with "
-    "log.exception although the connection is closed; uvicorn (spec 2.3) logs nothing"))
 def test_a_client_that_leaves_a_stream_is_not_an_error_in_the_log(pool: StackPool) -> None:
     server, _ = pool.server("asgi")
     access_log = pool.dir / "asgi" / "asgi-access.log"

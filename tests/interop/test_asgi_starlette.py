@@ -126,16 +126,9 @@ def test_http_and_websocket_on_one_server(asgi_stack: Stack) -> None:
     client.close()
 
 
-# --- gaps found here ----------------------------------------------------------------------
+# --- a stopping worker --------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "asgi worker gap: a stopping worker (TERM, HUP, max_requests) holds an open WebSocket "
-    "until graceful_timeout, then closes the TCP connection without a close frame (the "
-    "client sees 1006) and without telling the app (AsgiWorker._drain waits for every task, "
-    "then cancels them and closes the transports in the same step, so session.finish cannot "
-    "send a close); uvicorn closes each WebSocket with 1012 at once and the app hears "
-    "websocket.disconnect"))
 def test_an_open_websocket_is_closed_with_a_close_frame_when_the_worker_stops(
         tmp_path: Path) -> None:
     marks = tmp_path / "marks"

@@ -320,10 +320,12 @@ class ServerMechanics:
         flags=("--root-path",),
         metavar="STRING",
         convert=c.string_or("", "none"),
-        help="Path prefix the application is mounted at: the SCRIPT_NAME of every request.",
+        help="Path prefix the application is mounted at: the ASGI scope's root_path, and "
+             "the SCRIPT_NAME of every WSGI request.",
         details=(
-            "Gunicorn passes it to ASGI applications only (as `root_path`); workhorse"
-            " serves WSGI, where the same thing is SCRIPT_NAME. Unset, SCRIPT_NAME"
-            " comes from the SCRIPT_NAME environment variable, as in Gunicorn."
+            "For ASGI apps as in Gunicorn and uvicorn (scope `root_path`). Gunicorn"
+            " gives it to ASGI apps only; workhorse gives WSGI apps the same thing as"
+            " SCRIPT_NAME. Unset, SCRIPT_NAME comes from the SCRIPT_NAME environment"
+            " variable, as in Gunicorn."
         ),
     )

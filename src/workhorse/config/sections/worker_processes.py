@@ -56,10 +56,13 @@ class WorkerProcesses:
         flags=("--worker-connections",),
         metavar="INT",
         convert=c.non_negative_int,
-        help="Most client connections a gthread worker holds open at once.",
+        help="Most client connections a gthread worker holds open at once; in the asgi "
+             "worker, most requests in flight (each has a scoreboard slot).",
         details=(
             "As in Gunicorn's gthread worker: connections beyond `threads` wait"
-            " in keep-alive. The sync worker serves one connection at a time."
+            " in keep-alive. The sync worker serves one connection at a time. The"
+            " asgi worker shows at most 4096 requests in flight per worker; more"
+            " wait for a slot (their wait counts as queue time)."
         ),
     )
     max_requests: int = setting(
