@@ -11,6 +11,7 @@ blocking inside ``accept``.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import socket
@@ -275,6 +276,55 @@ def address_of(sock: socket.socket) -> BindAddress:
         return BindAddress("unix", path=name if isinstance(name, str) else name.decode())
     host, port = sock.getsockname()[:2]
     return BindAddress("tcp", host=str(host), port=int(port))
+
+
+#: A classic BPF socket filter that drops a TCP segment with SYN set and ACK
+#: clear (a new connection attempt) and lets everything else through. A TCP
+#: socket's filter sees the segment from its TCP header: byte 13 holds the flags.
+_TCP_FLAGS_OFFSET = 13
+_REFUSE_SYN = (
+    (0x30, 0, 0, _TCP_FLAGS_OFFSET),  # ldb [13]: A = flags
+    (0x45, 2, 0, 0x10),               # jset ACK: part of a handshake or a stream, keep
+    (0x45, 0, 1, 0x02),               # jset SYN: a new connection, drop
+    (0x06, 0, 0, 0),                  # ret 0: drop
+    (0x06, 0, 0, 0xFFFFFFFF),         # ret all: keep
+)
+#: SO_ATTACH_FILTER from <asm-generic/socket.h> (the socket module has no name for it).
+SO_ATTACH_FILTER = 26
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8),
+                ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+def refuse_new_connections(listeners: list[Listener]) -> int:
+    """Make the kernel ignore new connection attempts on these TCP listeners.
+
+    Why: a connection the kernel completes after the last process holding a
+    listener took its accept queue is reset when that process closes it,
+    after the client may have sent its request (behind a proxy: a 502 for a
+    POST, which no proxy retries). With new SYNs dropped first, the queue
+    can only shrink: what is in it is taken and served, and a client that
+    tries meanwhile sends its SYN again a second later and is refused then
+    (or reaches whatever listens on the port by then), having sent nothing.
+    Only for listeners that end with this server: the filter stays on the
+    socket, which a successor master or systemd would go on using.
+    Returns how many listeners now refuse (a kernel without socket filters
+    leaves them as they were).
+    """
+    program = (_SockFilter * len(_REFUSE_SYN))(*(_SockFilter(*op) for op in _REFUSE_SYN))
+    fprog = struct.pack("HxxxxxxQ", len(_REFUSE_SYN), ctypes.addressof(program))
+    refused = 0
+    for listener in listeners:
+        if listener.sock.family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        try:
+            listener.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        except OSError:
+            continue
+        refused += 1
+    return refused
 
 
 def close_all(listeners: list[Listener], *, unlink: bool) -> None:

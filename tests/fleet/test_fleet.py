@@ -69,7 +69,7 @@ def test_a_rolling_restart_loses_no_request(fleet):
             wait_for(instance.ready, 20, message="the new instance ready")
             load.wait_requests(300)
     report("rolling restart of 3 instances", load)
-    assert load.failures == [], load.summary()
+    assert load.failures == [], "\n".join([load.summary(), *upstream_errors(fleet)])
 
 
 def test_kill_9_of_an_instance_fails_at_most_its_requests_in_flight(fleet):

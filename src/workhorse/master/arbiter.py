@@ -50,6 +50,7 @@ from workhorse.listeners import (
     describe,
     inherited_fds,
     parse_bind,
+    refuse_new_connections,
 )
 from workhorse.master import answers, loopreport, process
 from workhorse.master.answers import Disposition
@@ -518,6 +519,10 @@ class Arbiter:
         self._drain_connections()
         self.unavailable.set_active(False, [])
         process.sd_notify("STOPPING=1")
+        if self._listeners_end_here():
+            refused = refuse_new_connections(self.LISTENERS)
+            self.log.debug("Stopping: %d listener(s) refuse new connections; the workers "
+                           "take what is already queued", refused)
         close_all(self.LISTENERS, unlink=self._owns_socket_files())
         self.LISTENERS = []
         self._stop_deadline = time.monotonic() + float(self.cfg.graceful_timeout)
@@ -626,12 +631,16 @@ class Arbiter:
         argv = [sys.executable, "-m", "workhorse", *self.argv]
         os.execve(sys.executable, argv, environ)
 
+    def _listeners_end_here(self) -> bool:
+        """Whether nobody uses this server's listening sockets after it: no other
+        master shares them (USR2), and systemd did not make them."""
+        return self.reexec_pid == 0 and self.master_pid == 0 and not self.systemd
+
     def _owns_socket_files(self) -> bool:
         """Whether stopping removes the UNIX sockets' files, as Gunicorn decides: not
         while another master shares them (USR2), nor when systemd made them (the
         next start gets them from it again), nor with reuse_port."""
-        return (self.reexec_pid == 0 and self.master_pid == 0 and not self.systemd
-                and not self.cfg.reuse_port)
+        return self._listeners_end_here() and not self.cfg.reuse_port
 
     def _own_proc_name(self) -> str:
         name = str(self.cfg.proc_name_or_default)
