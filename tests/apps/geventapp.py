@@ -10,10 +10,11 @@ imported, so ``requests``, ``socket`` and ``time.sleep`` yield to the hub):
 - ``/dead-socket?s=N``: waits on a socket whose peer never answers (a hung
   database through a patched driver): the hub turns, only this request waits.
 - ``/python-spin?s=N``: a Python loop that never yields: the hub stops turning.
+- ``/c-recv?s=N``: a C ``recv()`` on a blocking socket (a C database driver that
+  gevent cannot patch): the GIL is released, but the hub stops turning.
 - ``/patched``: whether the process was patched before this module was imported.
-- ``/spin``, ``/block``, ``/sleep``, ``/trickle``, ``/upload``, ``/pid``: the
-  models of ``stuckapp`` (a C loop holding the GIL, a C ``recv`` on a dead
-  peer: both stop the hub, since gevent cannot patch C).
+- ``/spin``, ``/sleep``, ``/trickle``, ``/upload``, ``/pid``: the models of
+  ``stuckapp`` (``/spin``, a C loop holding the GIL, stops the hub).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import requests
 import stuckapp
 from asgiapp import read_from_dead_peer
 from flask import Flask, g, request
+from gevent.monkey import get_original
 
 #: Whether gevent had patched the socket module before this app was imported.
 PATCHED_AT_IMPORT = socket.socket.__module__.startswith("gevent")
@@ -58,6 +60,25 @@ def dead_socket() -> str:
     stuckapp._mark("dead-socket")
     # A patched socket here: the greenlet waits, the hub turns.
     read_from_dead_peer(float(request.args.get("s", "60")))
+    return "answered"
+
+
+@flask_app.get("/c-recv")
+def c_recv() -> str:
+    """A C client library doing its own blocking I/O (psycopg2 without psycogreen):
+    gevent cannot make it yield, so the hub stops while it waits."""
+    stuckapp._mark("c-recv")
+    seconds = float(request.args.get("s", "60"))
+    plain = get_original("socket", "socket")
+    with plain() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # never accepts, never answers
+        with plain() as client:
+            client.connect(listener.getsockname())
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                              int(seconds).to_bytes(8, "little") + bytes(8))
+            assert stuckapp._RELEASING_GIL is not None, "STUCK_LIB is not set"
+            stuckapp._RELEASING_GIL.block_recv(client.fileno())
     return "answered"
 
 

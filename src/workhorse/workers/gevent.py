@@ -36,7 +36,8 @@ import traceback
 from typing import Any, cast
 
 import gevent  # type: ignore[import-untyped]
-from gevent import monkey
+from gevent import GreenletExit, monkey
+from gevent.event import Event  # type: ignore[import-untyped]
 from gevent.lock import Semaphore  # type: ignore[import-untyped]
 from gevent.socket import wait_read  # type: ignore[import-untyped]
 
@@ -112,6 +113,11 @@ class HandlerPool:
 class GeventWorker(Worker):
     accepts_handoff = True
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Gunicorn's AsyncWorker attribute (hooks read it from post_fork on).
+        self.worker_connections = max(1, int(self.cfg.worker_connections))
+
     # --- boot ---------------------------------------------------------------------------
     @classmethod
     def before_preload(cls, log: Any) -> None:
@@ -131,8 +137,6 @@ class GeventWorker(Worker):
         cfg = self.cfg
         board = self.ctx.board
         self.board = board
-        #: Gunicorn's AsyncWorker attribute, read by some hooks.
-        self.worker_connections = max(1, int(cfg.worker_connections))
         self.timeout = float(cfg.timeout or 0)
         self.limits = serving.http_limits(cfg)
         self.settings = serving.handler_settings(cfg, self.log)
@@ -158,6 +162,7 @@ class GeventWorker(Worker):
         #: The request (slot, seq) each slot was last told it is overdue.
         self._told: dict[int, int] = {}
         self.room = Semaphore(self.worker_connections)
+        self._all_closed = Event()
         self.accepting = True
         self.pulse = LoopPulse(self.slot_writer, timeout=self.timeout,
                                blocked_after=float(cfg.blocked_loop_timeout or 0),
@@ -271,15 +276,18 @@ class GeventWorker(Worker):
 
     # --- connections ---------------------------------------------------------------------
     def _accept_loop(self, index: int) -> None:
+        """One connection per wake-up (Gunicorn's max_accept = 1): every worker is
+        woken for each connection and the first to accept takes it, so a worker
+        whose hub is busy loses the race to an idle one, and a burst is spread."""
         listener = self.sockets[index].sock
         listener.setblocking(False)
         while self.accepting:
             self.room.acquire()
+            wait_read(listener.fileno())
             try:
                 sock, peer = accept_now(listener)
             except BlockingIOError:
                 self.room.release()
-                wait_read(listener.fileno())
                 continue
             except OSError as exc:
                 self.room.release()
@@ -312,11 +320,20 @@ class GeventWorker(Worker):
                 if not self._serve_once(client):
                     return
                 until = self._next_wait_limit(client)
+        except GreenletExit:
+            raise
+        except BaseException:
+            # SystemExit from a signal handler (the master's abort of a worker it
+            # times out, QUIT): the master may answer this client on its copy.
+            client.leave_open = True
+            raise
         finally:
             self.connections.pop(client, None)
             self.waiting.pop(client, None)
             self._close(client)
             self.room.release()
+            if not self.connections and not self.alive:
+                self._all_closed.set()  # the stop need not wait for its next look
 
     def _wait_for_request(self, client: GeventConnection, until: float) -> bool:
         """Until bytes of a request arrive: False when the wait ended (idle past
@@ -378,7 +395,7 @@ class GeventWorker(Worker):
             self.log.exception("Error serving a connection")
             handler.slot.abandon()
             return False
-        except BaseException:  # the greenlet is killed (the worker stops): free the slot
+        except GreenletExit:  # the worker ends it (graceful_timeout): free the slot
             handler.slot.abandon()
             raise
         finally:
@@ -399,9 +416,9 @@ class GeventWorker(Worker):
         handler.slot.end(504, time.monotonic(), client.bytes_in, len(data))
 
     def _close(self, client: GeventConnection) -> None:
-        if client.handed:
+        if client.leave_open:
             try:
-                client.sock.close()  # the master has its copy: no FIN
+                client.sock.close()  # another process holds it: no FIN
             except OSError:
                 pass
             return
@@ -431,9 +448,11 @@ class GeventWorker(Worker):
         deadline = time.monotonic() + float(self.cfg.graceful_timeout)
         while time.monotonic() < deadline:
             self._release_idle(handoff_sock if to_master else None)
+            # Cleared before the look: no other greenlet runs until the wait.
+            self._all_closed.clear()
             if not self.connections:
                 return
-            gevent.sleep(STOP_POLL)
+            self._all_closed.wait(STOP_POLL)
         self.log.warning("Worker graceful timeout (pid:%s): %d connection(s) cut",
                          self.pid, len(self.connections))
         gevent.killall(list(self.connections.values()), timeout=1.0)
@@ -461,7 +480,7 @@ class GeventWorker(Worker):
             self.log.debug("Stopping: %d idle connection(s) handed to the master, %d closed",
                            sent, len(items) - sent)
             for index, client in enumerate(moving):
-                client.handed = index < sent
+                client.leave_open = index < sent
                 self._let_go(client)
 
     def _let_go(self, client: GeventConnection) -> None:

@@ -51,13 +51,14 @@ def adopt_fd(fd: int) -> socket.socket:
 class GeventConnection(Connection):
     """A plain client connection whose waits are the hub's."""
 
-    __slots__ = ("handed",)
+    __slots__ = ("leave_open",)
 
     def __init__(self, sock: socket.socket, peer: Any, *args: Any, **kwargs: Any) -> None:
         sock.setblocking(False)
         super().__init__(sock, peer, *args, **kwargs)
-        #: Handed to the master: closing our descriptor must not end the connection.
-        self.handed = False
+        #: Another process holds it (handed to the master, or the master answers
+        #: it): close our descriptor without a FIN.
+        self.leave_open = False
 
     def _recv(self, flags: int) -> bytes:
         while True:
