@@ -464,6 +464,16 @@ def test_a_config_that_patches_the_master_survives_a_reload(server_factory, app_
     for _ in range(10):
         assert requests.get(server.url + "/pid", timeout=5).status_code == 200
     assert "exited unexpectedly" not in server.log()
+    _control_socket_and_term_work(server)
+
+
+def _control_socket_and_term_work(server: Any) -> None:
+    """In a patched master the control socket answers (gevent's socket class ignored
+    SOCK_NONBLOCK: the first connection hung the master for good) and TERM stops it."""
+    for _ in range(2):
+        assert len(status(server)["workers"]) == 2
+    server.signal(signal.SIGTERM)
+    assert server.wait_exit(15) == 0
 
 
 def test_preload_imports_the_app_patched(server_factory, app_env):
@@ -478,6 +488,7 @@ def test_preload_imports_the_app_patched(server_factory, app_env):
     wait_for(lambda: len(w := server.workers()) == 2 and victim not in w, 10,
              message="a replacement")
     assert requests.get(server.url + "/patched", timeout=5).text == "yes"
+    _control_socket_and_term_work(server)
 
 
 @pytest.mark.parametrize("name", ["gevent_pywsgi", "gunicorn.workers.ggevent.GeventWorker"])
