@@ -33,6 +33,7 @@ from __future__ import annotations
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any, cast
 
 import gevent  # type: ignore[import-untyped]
@@ -81,11 +82,12 @@ def patch_process() -> None:
 class HandlerPool:
     """The request handlers, one per request slot, made when first needed.
 
-    The lowest free slot is taken first (the slots a worker uses stay few
-    and warm); a request that finds none free waits for one.
+    The slot freed last is taken first (the lowest at the start), so the
+    slots a worker uses stay few and warm; a request that finds none free
+    waits for one.
     """
 
-    def __init__(self, size: int, make: Any) -> None:
+    def __init__(self, size: int, make: Callable[[int], RequestHandler]) -> None:
         self._make = make
         self._free = list(range(size - 1, -1, -1))
         self.made: dict[int, RequestHandler] = {}
@@ -153,13 +155,15 @@ class GeventWorker(Worker):
                                             multithread=True)
         self.handlers = HandlerPool(board.threads, lambda thread: serving.make_handler(
             self, board, board.request_writer(self.slot, thread), thread, builders))
+        #: Every connection's greenlet, from its spawn (before its TLS handshake) to its end.
+        self.greenlets: set[Any] = set()
         #: Open connections, and the greenlet serving each.
         self.connections: dict[GeventConnection, Any] = {}
         #: Connections waiting for a request's bytes, and when that wait ends (0: never).
         self.waiting: dict[GeventConnection, float] = {}
         #: Requests in flight: slot -> (greenlet, handler).
         self.serving: dict[int, tuple[Any, RequestHandler]] = {}
-        #: The request (slot, seq) each slot was last told it is overdue.
+        #: For each slot, the seq of the request last told it is overdue (once each).
         self._told: dict[int, int] = {}
         self.room = Semaphore(self.worker_connections)
         self._all_closed = Event()
@@ -221,7 +225,7 @@ class GeventWorker(Worker):
             gevent.sleep(TICK)
 
     def _housekeep(self, now: float) -> None:
-        self.slot_writer.set_connections(len(self.connections))
+        self.slot_writer.set_connections(len(self.greenlets))
         for handler in self.handlers.idle_handlers():  # the Python writer's counters
             handler.slot.flush(now)
         if now >= self._next_parent_check:
@@ -282,8 +286,9 @@ class GeventWorker(Worker):
         listener = self.sockets[index].sock
         listener.setblocking(False)
         while self.accepting:
-            self.room.acquire()
             wait_read(listener.fileno())
+            # At worker_connections the connection stays queued (for a sibling).
+            self.room.acquire()
             try:
                 sock, peer = accept_now(listener)
             except BlockingIOError:
@@ -299,20 +304,32 @@ class GeventWorker(Worker):
 
     def _open(self, sock: socket.socket, peer: Any, index: int, *, tls: bool = True,
               proxy: handoff.Handed | None = None) -> None:
-        """Serve an accepted (or handed-over) socket in a greenlet of its own."""
-        # Handler 0 stands for all of them: adopting a connection reads only settings.
-        client = cast(GeventConnection | None, serving.open_client(
-            self, self.handlers.handler(0), sock, peer, index, ServerConnection(self.limits),
-            tls=tls, plain=GeventConnection))
-        if client is None:
+        """Serve an accepted (or handed-over) socket, holding a unit of ``room``, in a
+        greenlet of its own (a TLS handshake there holds up nobody else). It counts
+        as open from now: a stopping worker waits for it."""
+        self.greenlets.add(gevent.spawn(self._connection, sock, peer, index, tls, proxy))
+
+    def _connection(self, sock: socket.socket, peer: Any, index: int, tls: bool,
+                    proxy: handoff.Handed | None) -> None:
+        try:
+            # Handler 0 stands for all of them: adopting a connection reads settings only.
+            client = cast(GeventConnection | None, serving.open_client(
+                self, self.handlers.handler(0), sock, peer, index,
+                ServerConnection(self.limits), tls=tls, plain=GeventConnection))
+            if client is None:
+                return
+            if proxy is not None and proxy.proxy_done:
+                client.proxy_versions = frozenset()
+                client.proxy_environ = proxy.proxy_environ
+            self._serve_connection(client)
+        finally:
             self.room.release()
-            return
-        if proxy is not None and proxy.proxy_done:
-            client.proxy_versions = frozenset()
-            client.proxy_environ = proxy.proxy_environ
-        self.connections[client] = gevent.spawn(self._serve_connection, client)
+            self.greenlets.discard(gevent.getcurrent())
+            if not self.greenlets and not self.alive:
+                self._all_closed.set()  # the stop need not wait for its next look
 
     def _serve_connection(self, client: GeventConnection) -> None:
+        self.connections[client] = gevent.getcurrent()
         settings = self.settings
         until = time.monotonic() + settings.header_timeout if settings.header_timeout else 0.0
         try:
@@ -331,9 +348,6 @@ class GeventWorker(Worker):
             self.connections.pop(client, None)
             self.waiting.pop(client, None)
             self._close(client)
-            self.room.release()
-            if not self.connections and not self.alive:
-                self._all_closed.set()  # the stop need not wait for its next look
 
     def _wait_for_request(self, client: GeventConnection, until: float) -> bool:
         """Until bytes of a request arrive: False when the wait ended (idle past
@@ -450,12 +464,12 @@ class GeventWorker(Worker):
             self._release_idle(handoff_sock if to_master else None)
             # Cleared before the look: no other greenlet runs until the wait.
             self._all_closed.clear()
-            if not self.connections:
+            if not self.greenlets:
                 return
             self._all_closed.wait(STOP_POLL)
         self.log.warning("Worker graceful timeout (pid:%s): %d connection(s) cut",
-                         self.pid, len(self.connections))
-        gevent.killall(list(self.connections.values()), timeout=1.0)
+                         self.pid, len(self.greenlets))
+        gevent.killall(list(self.greenlets), timeout=1.0)
 
     def _release_idle(self, handoff_sock: socket.socket | None) -> None:
         """Let go of the connections that wait for a request, losing none: those
