@@ -8,6 +8,9 @@ no server has to chunk or close to delimit a body.
     json_small   GET  -> 200, a JSON document of about 300 B
     big          GET  -> 200, 1 MiB (one bytes object, returned as is)
     echo         POST -> 200, the request body read by the app, sent back
+    slow         GET  -> 200, hello's body after time.sleep(0.1): a request waiting on
+                 something slow (under gevent the sleep is patched: the worker serves
+                 others meanwhile); run by the gevent rows only
     hello_asgi   ASGI twin of hello, for uvicorn (the rate workhorse must reach)
 
 `EXPECTED` maps an app to the body the harness checks before measuring it.
@@ -16,6 +19,7 @@ no server has to chunk or close to delimit a body.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -84,7 +88,18 @@ def echo(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     return [body]
 
 
-EXPECTED = {"hello": HELLO, "json_small": JSON_BODY, "big": BIG, "echo": b"x" * ECHO_SIZE}
+#: How long each request of ``slow`` waits.
+SLOW_SECONDS = 0.1
+
+
+def slow(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    time.sleep(SLOW_SECONDS)  # looked up at call time: gevent's once the worker is patched
+    start_response("200 OK", _HELLO_HEADERS)
+    return [HELLO]
+
+
+EXPECTED = {"hello": HELLO, "json_small": JSON_BODY, "big": BIG, "echo": b"x" * ECHO_SIZE,
+            "slow": HELLO}
 
 _ASGI_START = {
     "type": "http.response.start",

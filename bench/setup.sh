@@ -48,7 +48,7 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 PIP=(nice -n 10 .venv/bin/python -m pip install -q --disable-pip-version-check)
 "${PIP[@]}" --upgrade pip
-"${PIP[@]}" -e ..   # workhorse from this checkout
+"${PIP[@]}" -e '..[gevent]'   # workhorse from this checkout, with gevent for its gevent rows
 # An editable install writes no bytecode, and this machine sets
 # PYTHONDONTWRITEBYTECODE: compile it now, as a normal `pip install` would,
 # or every start would compile the sources and the start-up times would lie.

@@ -156,3 +156,31 @@ def _more(sock: socket.socket, buffer: bytes, where: str) -> bytes:
     if not chunk:
         raise EOFError(f"connection closed {where}")
     return buffer + chunk
+
+
+#: The server arguments of each way of replacing workers :func:`recycle_under_load` knows.
+RECYCLE_ARGS = {"hup": [], "max_requests": ["--max-requests", "150",
+                                            "--max-requests-jitter", "30"]}
+
+
+def recycle_under_load(server: Any, how: str, connections: int = 12) -> KeepAliveLoad:
+    """Replace the workers of a two-worker ``server`` (started with ``RECYCLE_ARGS[how]``)
+    under a keep-alive load: two HUPs, or six max_requests recycles. Returns the load,
+    stopped, whose failures the caller checks."""
+    import signal
+
+    wait_for(lambda: len(server.workers()) == 2, message="2 workers")
+    with KeepAliveLoad(server.port, connections=connections) as load:
+        load.wait_requests(200)
+        if how == "hup":
+            for _ in range(2):
+                before = set(server.workers())
+                server.signal(signal.SIGHUP)
+                wait_for(lambda b=before: len(w := set(server.workers())) == 2  # type: ignore[misc]
+                         and not w & b, 30, message="a new generation")
+                load.wait_requests(200)
+        else:
+            wait_for(lambda: server.log().count("Autorestarting worker") >= 6, 60,
+                     message="6 recycled workers")
+    return load
+

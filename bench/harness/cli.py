@@ -110,7 +110,9 @@ def resolve(names: list[str]) -> tuple[list[Ready], list[str], list[str]]:
 def server_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
     env["PATH"] = servers.search_path()
-    env["PYTHONPATH"] = str(BENCH)  # apps.py
+    # apps.py, then what the caller had: a checkout under test (a git worktree)
+    # runs its own code with the environment's installed servers.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH), os.environ.get("PYTHONPATH")]))
     return env
 
 

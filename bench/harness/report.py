@@ -152,6 +152,48 @@ def _observability(by: dict[tuple[str, str], Cell]) -> list[str]:
     return [*lines, ""]
 
 
+#: The gevent rows, and the one their ratios are to.
+GEVENT_ROWS = ("workhorse-gevent", "workhorse-gevent-obs-off", "workhorse-gevent-bare",
+               "gunicorn-gevent")
+GEVENT_BASE = "gunicorn-gevent"
+
+
+def _gevent(by: dict[tuple[str, str], Cell]) -> list[str]:
+    """The gevent rows side by side in hello (a) and 500 slow requests (slow500),
+    with ratios to Gunicorn's gevent worker, and what supervision costs."""
+    rows = [n for n in GEVENT_ROWS if (n, "a") in by or (n, "slow500") in by]
+    if not rows:
+        return []
+    lines = ["**gevent: workhorse's worker beside Gunicorn's, 1 worker pinned** (ratios: to "
+             f"{GEVENT_BASE}, in the same run)", "",
+             "| row | a: req/s | a: p50 / p99 ms | a: CPU us/req | slow500: req/s "
+             "| slow500: p50 / p99 ms | slow500: new client ms | PSS after a / slow500, MiB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for n in rows:
+        vals = []
+        for s in ("a", "slow500"):
+            c, base = by.get((n, s)), by.get((GEVENT_BASE, s))
+            if c is None:
+                vals += ["", "", ""]
+                continue
+            ratio = f" ({c.req_per_s / base.req_per_s:.2f})" if base and base.req_per_s else ""
+            mark = "*" if c.disturbed else ""
+            vals += [f"{c.req_per_s:,.0f}{mark}{ratio}", f"{c.p50_ms:.2f} / {c.p99_ms:.2f}"]
+            vals.append(_num(c.cpu_us) if s == "a" else _probe(c))
+        pss = " / ".join(_mib(by[(n, s)].pss_kb) if (n, s) in by else "-"
+                         for s in ("a", "slow500"))
+        lines.append(f"| {n} | " + " | ".join(vals) + f" | {pss} |")
+    cost = [(s, by[("workhorse-gevent-bare", s)], by[("workhorse-gevent-obs-off", s)])
+            for s in ("a", "slow500")
+            if ("workhorse-gevent-bare", s) in by and ("workhorse-gevent-obs-off", s) in by]
+    if cost:
+        text = "; ".join(f"{s} {(on.req_per_s / off.req_per_s - 1) * 100:+.1f} % req/s"
+                         for s, off, on in cost if off.req_per_s)
+        lines += ["", f"Supervision (slots, deadlines, blocked-hub watchdog) on against off "
+                      f"(workhorse-gevent-obs-off against -bare): {text}."]
+    return [*lines, ""]
+
+
 def _servers(names: list[str], cells: list[Cell]) -> list[str]:
     lines = ["| row | version | connection after a response | configuration |", "|---|---|---|---|"]
     for n in names:
@@ -195,6 +237,7 @@ def markdown(cells: list[Cell], rows: list[Row]) -> str:
                   names, scen, by, _probe)
     out += _memory(names, by)
     out += _observability(by)
+    out += _gevent(by)
     return "\n".join(out)
 
 

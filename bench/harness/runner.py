@@ -75,7 +75,8 @@ def log(msg: str) -> None:
 def instances(server: Server, scenarios: list[Scenario], ctx: Context) -> list[list[Scenario]]:
     groups: dict[tuple[str, int, bool], list[Scenario]] = {}
     for sc in scenarios:
-        if server.supports(sc.name, sc.app) and (not sc.proxy or ctx.nginx):
+        if (server.supports(sc.name, sc.app) and (not sc.proxy or ctx.nginx)
+                and (not sc.rows or server.name in sc.rows)):
             groups.setdefault(sc.instance, []).append(sc)
     return list(groups.values())
 

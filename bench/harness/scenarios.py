@@ -20,6 +20,9 @@ class Scenario:
     keepalive: bool  # False: every request says `Connection: close`
     proxy: bool = False  # through nginx: HTTP/1.0 upstream, a new connection per request
     summary: str = ""
+    #: The rows that run it (empty: every row that supports its app): a load only a
+    #: worker serving many requests at once can take.
+    rows: tuple[str, ...] = ()
 
     @property
     def instance(self) -> tuple[str, int, bool]:
@@ -44,6 +47,11 @@ _ALL = [
     Scenario("big", "big", 1, True, 1, 50, True, summary="as a, a 1 MiB body"),
     Scenario("echo", "echo", 1, True, 1, 50, True,
              summary="as a, POST of 4 KiB read and sent back"),
+    Scenario("slow500", "slow", 1, True, 1, 500, True,
+             summary="500 keep-alive clients, each request waiting 100 ms (a patched sleep), "
+                     "1 worker pinned: the gevent rows",
+             rows=("workhorse-gevent", "gunicorn-gevent", "workhorse-gevent-obs-off",
+                   "workhorse-gevent-bare")),
 ]
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in _ALL}
 DEFAULT = tuple(SCENARIOS)

@@ -28,6 +28,9 @@ _WORKHORSE = "workhorse --bind {bind} --workers {workers}"
 #: The WSGI apps of apps.py an ASGI row runs, as their ASGI twins (the same bytes).
 ASGI_TWINS = {"hello": "hello_asgi", "json_small": "json_small_asgi", "echo": "echo_asgi"}
 _GTHREAD = "--worker-class gthread --threads 4"
+_GEVENT = "--worker-class gevent"
+#: The gevent rows run hello keep-alive and the slow-requests load, side by side.
+GEVENT_SCENARIOS = ("a", "slow500")
 # Control sockets are on, as a user has them, but in this start's scratch folder,
 # not in the working directory (workhorse) or ~/.gunicorn (gunicorn).
 _CTL = "--control-socket {tmp}/ctl.sock"
@@ -69,6 +72,25 @@ class Server:
         return [part.format(**values) for part in self.command.split()]
 
 
+def _supervision_off_and_on(label: str, kind: str, flags: str, dists: tuple[str, ...],
+                            only: tuple[str, ...], loop: str,
+                            needs: tuple[str, ...] = ()) -> list[Server]:
+    """A loop worker's pair that measures what its supervision costs: -bare (no slot
+    writes, no deadlines, no blocked-loop watchdog) and -obs-off (all of it on)."""
+    return [
+        Server(f"workhorse-{label}-bare", kind,
+               f"python bare_workhorse.py --bind {{bind}} --workers {{workers}} {flags} "
+               "--timeout 0 --blocked-loop-timeout 0 --no-control-socket {app}",
+               dists, needs=needs, only=only, own=True,
+               note=f"{label}, supervision off: no slot writes, no deadlines, no blocked-{loop} "
+                    "watchdog (bench/bare_workhorse.py): the floor, not a way to run"),
+        Server(f"workhorse-{label}-obs-off", kind,
+               f"{_WORKHORSE} {flags} --no-control-socket {{app}}",
+               dists, needs=needs, only=only, own=True,
+               note=f"{label}, everything on but the control socket: compare with -bare"),
+    ]
+
+
 SERVERS: dict[str, Server] = {
     s.name: s
     for s in [
@@ -86,16 +108,18 @@ SERVERS: dict[str, Server] = {
         Server("workhorse-asgi-asyncio", "asgi",
                f"{_WORKHORSE} --worker-class asgi --asgi-loop asyncio {_CTL} {{app}}",
                ("workhorse",), own=True, note="the standard library's asyncio loop"),
-        Server("workhorse-asgi-bare", "asgi",
-               "python bare_workhorse.py --bind {bind} --workers {workers} --worker-class asgi "
-               "--timeout 0 --blocked-loop-timeout 0 --no-control-socket {app}",
-               ("workhorse", "uvloop"), only=("a",), own=True,
-               note="asgi, supervision off: no slot writes, no deadlines, no blocked-loop "
-                    "watchdog (bench/bare_workhorse.py): the floor, not a way to run"),
-        Server("workhorse-asgi-obs-off", "asgi",
-               f"{_WORKHORSE} --worker-class asgi --no-control-socket {{app}}",
-               ("workhorse", "uvloop"), only=("a",), own=True,
-               note="asgi, everything on but the control socket: compare with -bare"),
+        *_supervision_off_and_on("asgi", "asgi", "--worker-class asgi", ("workhorse", "uvloop"),
+                                 ("a",), "loop"),
+        Server("workhorse-gevent", "wsgi",
+               f"{_WORKHORSE} {_GEVENT} {_CTL} {{app}}",
+               ("workhorse", "gevent"), needs=("gevent",), only=GEVENT_SCENARIOS, own=True,
+               note="gevent; worker_connections 1000, keep-alive 2 s (defaults)"),
+        *_supervision_off_and_on("gevent", "wsgi", _GEVENT, ("workhorse", "gevent"),
+                                 GEVENT_SCENARIOS, "hub", needs=("gevent",)),
+        Server("gunicorn-gevent", "wsgi",
+               f"gunicorn --bind {{bind}} --workers {{workers}} {_GEVENT} {_CTL} {{app}}",
+               ("gunicorn", "gevent"), needs=("gevent",), only=GEVENT_SCENARIOS,
+               note="Gunicorn 27's gevent worker; worker_connections 1000 (default)"),
         Server("workhorse-bare", "wsgi",
                "python bare_workhorse.py --bind {bind} --workers {workers} "
                f"{_GTHREAD} --no-control-socket {{app}}",

@@ -81,6 +81,23 @@ def _send_batch(sock: socket.socket, payload: bytes, fds: list[int], deadline: f
             return False
 
 
+def return_queued(sock: socket.socket, *, wait: float) -> None:
+    """Send back to the master every connection queued on ``sock`` (which the
+    caller has shut for reading, so no more come): a worker on its way out
+    gives back what the master sent it as it began to stop."""
+    sock.setblocking(False)
+    while True:
+        try:
+            items = receive(sock)
+        except OSError:
+            return
+        sent = send(sock, items, wait=wait)
+        for item in items:
+            os.close(item.fd)  # sent: the master has its copy; not sent: lost anyway
+        if sent < len(items):
+            return
+
+
 def announce_ready(sock: socket.socket) -> None:
     """Tell the master this worker can adopt connections now (an empty batch).
 

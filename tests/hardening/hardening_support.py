@@ -31,10 +31,11 @@ APP = "hardening_app:app"
 #: The recording app's ASGI twin, for the asgi worker.
 ASGI_APP = "hardening_asgi_app:app"
 
-#: The two WSGI worker kinds, as the tests start them.
+#: The WSGI worker kinds, as the tests start them.
 KINDS: dict[str, list[str]] = {
     "sync": ["-k", "sync"],
     "gthread": ["-k", "gthread", "--threads", "4"],
+    "gevent": ["-k", "gevent"],
 }
 #: Every kind the request-level tests (corpus, differential, fuzz) run: the WSGI
 #: kinds with hardening_app, the asgi worker with hardening_asgi_app.
@@ -51,8 +52,10 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 def app_env(record: Path, **extra: str) -> dict[str, str]:
     """Environment of a server of the recording app, writing to ``record``."""
-    return {"PYTHONPATH": f"{HERE}{os.pathsep}{APPS}", "HARDENING_RECORD": str(record),
-            **extra}
+    # The inherited path stays last: it names the checkout under test (a worktree).
+    path = os.pathsep.join(p for p in (str(HERE), str(APPS), os.environ.get("PYTHONPATH", ""))
+                           if p)
+    return {"PYTHONPATH": path, "HARDENING_RECORD": str(record), **extra}
 
 
 def start_server(directory: Path, kind: str, *extra: str, name: str = "server",

@@ -73,7 +73,7 @@ def _one_request(port: int) -> Attempt:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["sync", "gthread"])
+@pytest.mark.parametrize("kind", ["sync", "gthread", "gevent"])
 def test_random_sigkills_under_load_lose_only_requests_in_flight(app_server, kind):
     server, _ = app_server(kind, "-w", str(WORKERS))
     server.wait_booted(WORKERS)
@@ -136,6 +136,6 @@ def test_random_sigkills_under_load_lose_only_requests_in_flight(app_server, kin
     assert not unexplained, f"{figures}; failures overlapping no kill: {unexplained[:5]}"
     assert not after_death, f"answered by a worker killed before: {after_death[:5]}"
     # Each failure is charged to the kills its interval contains: a sync worker has
-    # one request in flight, a gthread worker at most one per client here.
+    # one request in flight, a gthread or gevent worker at most one per client here.
     per_kill = [sum(a.start - SLACK <= t <= a.end + SLACK for a in failures) for t, _ in kills]
     assert max(per_kill, default=0) <= (1 if kind == "sync" else CLIENTS), (figures, per_kill)

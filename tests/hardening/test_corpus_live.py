@@ -1,4 +1,5 @@
-"""Every request-corpus case, sent to a real server (sync, gthread, asgi) over a real socket.
+"""Every request-corpus case, sent to a real server (sync, gthread, gevent, asgi) over a real
+socket.
 
 The unit tests prove the sans-I/O core parses each case as the corpus says;
 this proves the server around it does too (corpus_model.py turns a case into

@@ -85,14 +85,15 @@ def test_emfile_on_accept_backs_off_and_recovers(app_server, kind):
     server, _ = app_server(kind, "-w", "1", "--keep-alive", "60")
     server.wait_booted(1)
     (worker,) = worker_pids(server)
-    # gthread: idle keep-alive connections fill the five descriptors it has left
-    # (and any its last exchange frees meanwhile); sync, which holds one connection
-    # at a time: no descriptor above stderr at all.
-    limit = _limit_leaving(worker, 5) if kind == "gthread" else 3
+    # gthread and gevent: idle keep-alive connections fill the five descriptors it
+    # has left (and any its last exchange frees meanwhile); sync, which holds one
+    # connection at a time: no descriptor above stderr at all.
+    keeps_alive = kind != "sync"
+    limit = _limit_leaving(worker, 5) if keeps_alive else 3
     soft, hard = resource.prlimit(worker, resource.RLIMIT_NOFILE)
     resource.prlimit(worker, resource.RLIMIT_NOFILE, (limit, hard))
     held = [socket.create_connection(("127.0.0.1", server.port))
-            for _ in range(15 if kind == "gthread" else 1)]
+            for _ in range(15 if keeps_alive else 1)]
     queued = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     try:
         queued.sendall(b"GET /pid HTTP/1.1\r\nHost: q\r\nConnection: close\r\n\r\n")

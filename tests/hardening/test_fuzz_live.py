@@ -2,8 +2,8 @@
 
 The property tests (tests/unit/http/test_http_properties.py) fuzz the
 sans-I/O core in memory; this sends what hypothesis generates to a real
-server (sync, gthread, and asgi serving hardening_asgi_app.py), in random
-pieces, then closes its side, and asserts after every example:
+server (sync, gthread, gevent, and asgi serving hardening_asgi_app.py), in
+random pieces, then closes its side, and asserts after every example:
 
 - the server answers with well-formed responses (a valid status line and
   complete framing) or closes without a byte; it never leaves the
@@ -138,7 +138,7 @@ def structured(draw: st.DrawFn) -> bytes:
 STREAMS = st.one_of(mutated(), structured(), st.binary(max_size=400))
 
 
-@pytest.fixture(scope="module", params=["sync", "gthread", "asgi"])
+@pytest.fixture(scope="module", params=["sync", "gthread", "gevent", "asgi"])
 def fuzz_server(request, tmp_path_factory) -> Iterator[object]:
     kind = request.param
     extra = ["-w", "2"] if kind == "sync" else ["-w", "1"]

@@ -1,8 +1,8 @@
 """Slow and idle clients: they hold nothing for longer than the settings allow.
 
 - A slowloris of hundreds of connections dripping partial heads neither
-  slows a gthread worker's other clients nor grows its memory without bound
-  (RSS from /proc before, during and after).
+  slows a gthread or gevent worker's other clients nor grows its memory
+  without bound (RSS from /proc before, during and after).
 - A sync worker serves one connection at a time: a slowloris holds it until
   ``header_timeout`` cuts the head off. That is by design (as Gunicorn's
   sync worker) and why it belongs behind a buffering proxy such as nginx.
@@ -71,8 +71,9 @@ def _get(port: int, path: str = "/", timeout: float = 10.0) -> Exchange:
 
 # --- slowloris ---------------------------------------------------------------------------
 
-def test_slowloris_neither_blocks_gthread_clients_nor_grows_its_memory(app_server):
-    server, _ = app_server("gthread", "-w", "1", "--header-timeout", "60", "--keep-alive", "60")
+@pytest.mark.parametrize("kind", ["gthread", "gevent"])
+def test_slowloris_neither_blocks_other_clients_nor_grows_the_workers_memory(app_server, kind):
+    server, _ = app_server(kind, "-w", "1", "--header-timeout", "60", "--keep-alive", "60")
     server.wait_booted(1)
     (worker,) = worker_pids(server)
     for _ in range(50):  # warm up: the worker's steady-state memory
@@ -185,6 +186,7 @@ def test_sync_worker_is_held_by_one_slowloris_until_header_timeout(app_server):
     "sync",
     "gthread",
     "asgi",
+    "gevent",
 ])
 def test_a_head_that_stops_is_closed_after_header_timeout(app_server, kind, sent):
     # keep-alive 1 too: the gthread worker expires a connection that never sent a
@@ -205,6 +207,7 @@ def test_a_head_that_stops_is_closed_after_header_timeout(app_server, kind, sent
     "sync",
     "gthread",
     "asgi",
+    "gevent",
 ])
 def test_a_head_dripped_byte_by_byte_is_closed_after_header_timeout(app_server, kind):
     server, records = app_server(kind, "-w", "1", "--header-timeout", "1", "--body-timeout",
@@ -233,8 +236,9 @@ def test_a_head_dripped_byte_by_byte_is_closed_after_header_timeout(app_server, 
 
 # --- keep-alive -----------------------------------------------------------------------------
 
-def test_idle_keep_alive_connection_is_closed_after_keepalive(app_server):
-    server, _ = app_server("gthread", "-w", "1", "--keep-alive", "1")
+@pytest.mark.parametrize("kind", ["gthread", "gevent"])
+def test_idle_keep_alive_connection_is_closed_after_keepalive(app_server, kind):
+    server, _ = app_server(kind, "-w", "1", "--keep-alive", "1")
     server.wait_booted(1)
     request = b"GET / HTTP/1.1\r\nHost: k\r\n\r\n"
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
@@ -280,6 +284,7 @@ def _read_one_response(sock: socket.socket):
     "sync",
     "gthread",
     "asgi",
+    "gevent",
 ])
 def test_a_body_that_stops_is_dropped_after_body_timeout(app_server, kind):
     flags = ["--threads", "1"] if kind == "gthread" else []
@@ -349,12 +354,14 @@ def test_send_timeout_counts_from_when_the_client_stopped_reading(app_server):
     assert freed_after < 1 + 1.0, f"dropped {freed_after:.2f}s after it stopped reading"
 
 
-def test_the_asgi_worker_drops_a_client_that_stops_reading_after_send_timeout(app_server,
-                                                                              tmp_path):
-    """The asgi worker serves others meanwhile (its loop is not held); the request of
-    the client that reads nothing must end within send_timeout, its connection cut."""
+@pytest.mark.parametrize("kind", ["asgi", "gevent"])
+def test_a_loop_worker_drops_a_client_that_stops_reading_after_send_timeout(app_server,
+                                                                            tmp_path, kind):
+    """The asgi and gevent workers serve others meanwhile (their loop is not held); the
+    request of the client that reads nothing must end within send_timeout, its
+    connection cut."""
     size = 64 * 1024 * 1024
-    server, _ = app_server("asgi", "-w", "1", "--send-timeout", "1",
+    server, _ = app_server(kind, "-w", "1", "--send-timeout", "1",
                            "--control-socket", str(tmp_path / "ctl"))
     server.wait_booted(1)
     reader = socket.socket()

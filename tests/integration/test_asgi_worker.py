@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from keepalive_load import KeepAliveLoad
+from keepalive_load import RECYCLE_ARGS, recycle_under_load
 from support import wait_for
 from ws_client import Closed, Refused, connect
 
@@ -335,22 +335,9 @@ def test_term_finishes_requests_in_flight(server_factory, asgi_env, marks):
 
 @pytest.mark.parametrize("how", ["hup", "max_requests"])
 def test_replacing_workers_fails_no_keepalive_request(server_factory, asgi_env, how):
-    extra = ["--max-requests", "150", "--max-requests-jitter", "30"] if how == "max_requests" \
-        else []
-    server = server_factory(["-k", "asgi", "-w", "2", *extra, "asgiapp:app"], env=asgi_env)
-    wait_for(lambda: len(server.workers()) == 2, message="2 workers")
-    with KeepAliveLoad(server.port, connections=12) as load:
-        load.wait_requests(200)
-        if how == "hup":
-            for _ in range(2):
-                before = set(server.workers())
-                server.signal(signal.SIGHUP)
-                wait_for(lambda b=before: len(w := set(server.workers())) == 2  # type: ignore[misc]
-                         and not w & b, 30, message="a new generation")
-                load.wait_requests(200)
-        else:
-            wait_for(lambda: server.log().count("Autorestarting worker") >= 6, 60,
-                     message="6 recycled workers")
+    server = server_factory(["-k", "asgi", "-w", "2", *RECYCLE_ARGS[how], "asgiapp:app"],
+                            env=asgi_env)
+    load = recycle_under_load(server, how)
     print(f"asgi {how}:", load.summary())
     assert load.failures == [], load.summary()
 

@@ -3,8 +3,8 @@
 A test module defines a module-scoped ``pool`` fixture returning a
 :class:`interop_stacks.StackPool` for its app; the ``stack`` fixture then runs
 each test against every combination of WSGI worker kind (``sync``,
-``gthread``) and path (``direct``, ``nginx-tcp``, ``nginx-unix``), and
-``proxied`` against the nginx paths only. For an ASGI app, ``asgi_stack``
+``gthread``, ``gevent``) and path (``direct``, ``nginx-tcp``, ``nginx-unix``),
+and ``proxied`` against the nginx paths only. For an ASGI app, ``asgi_stack``
 runs each test under the ``asgi`` worker on every path. ``nginx_factory`` comes from
 tests/nginx_support.py (see its docstring to use it from another folder).
 """

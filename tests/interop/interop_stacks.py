@@ -1,10 +1,10 @@
 """Ways to reach an app in the interop tests: workhorse directly, or behind nginx.
 
 A :class:`StackPool` starts, lazily, one workhorse server per worker kind
-(``sync``, ``gthread`` for a WSGI app, ``asgi`` for an ASGI one), bound to
-both a TCP port and a UNIX socket, and one nginx per (kind, path) where the
-path is ``direct``, ``nginx-tcp`` or ``nginx-unix``; :meth:`StackPool.close`
-stops all of them by pid.
+(``sync``, ``gthread``, ``gevent`` for a WSGI app, ``asgi`` for an ASGI one),
+bound to both a TCP port and a UNIX socket, and one nginx per (kind, path)
+where the path is ``direct``, ``nginx-tcp`` or ``nginx-unix``;
+:meth:`StackPool.close` stops all of them by pid.
 :func:`start_app_server` starts one such server on its own, for tests that
 need particular settings or send signals.
 """
@@ -26,6 +26,7 @@ from support import Server, free_port, wait_for
 KINDS: dict[str, list[str]] = {
     "sync": ["-k", "sync"],
     "gthread": ["-k", "gthread", "--threads", "4"],
+    "gevent": ["-k", "gevent"],
 }
 #: Every kind :func:`start_app_server` starts: the WSGI ones, and asgi for an ASGI app.
 SERVER_KINDS: dict[str, list[str]] = {**KINDS, "asgi": ["-k", "asgi"]}

@@ -52,7 +52,7 @@ def workhorse_lines(path: Path) -> dict[str, dict[str, str]]:
     return found
 
 
-@pytest.mark.parametrize("kind", ["sync", "gthread"])
+@pytest.mark.parametrize("kind", ["sync", "gthread", "gevent"])
 def test_access_logs_of_nginx_and_workhorse_agree(kind: str, tmp_path: Path,
                                                   nginx_factory) -> None:
     app_dir = write_flask_app(tmp_path / "app")
@@ -170,7 +170,7 @@ def test_the_asgi_workers_access_log_agrees_with_nginx(tmp_path: Path, nginx_fac
         server.stop()
 
 
-@pytest.mark.parametrize("kind", ["sync", "gthread"])
+@pytest.mark.parametrize("kind", ["sync", "gthread", "gevent"])
 def test_access_log_agrees_with_nginx_when_the_app_overruns_content_length(
         kind: str, tmp_path: Path, nginx_factory) -> None:
     app_dir = write_flask_app(tmp_path / "app")
@@ -190,6 +190,7 @@ def test_access_log_agrees_with_nginx_when_the_app_overruns_content_length(
 
 @pytest.mark.parametrize("kind,app", [("sync", "djasgi.wsgi:application"),
                                       ("gthread", "djasgi.wsgi:application"),
+                                      ("gevent", "djasgi.wsgi:application"),
                                       ("asgi", "djasgi.asgi:application")])
 def test_a_django_app_keeps_the_access_log_file(kind: str, app: str, tmp_path: Path) -> None:
     """Django's setup calls logging.config.dictConfig (DEFAULT_LOGGING, whatever LOGGING

@@ -250,16 +250,17 @@ def test_keepalive_from_nginx_to_client(proxied: Stack) -> None:
     assert all(e["upstream_status"] == "200" for e in entries)
 
 
-@pytest.mark.parametrize("kind", ["sync", "gthread"])
+@pytest.mark.parametrize("kind", ["sync", "gthread", "gevent"])
 def test_upstream_keepalive(pool: StackPool, nginx_factory, kind: str) -> None:
-    """With nginx's upstream keepalive, gthread reuses the connection; sync closes it."""
+    """With nginx's upstream keepalive, gthread and gevent reuse the connection; sync
+    closes it."""
     server, _ = pool.server(kind)
     nginx = nginx_factory(f"127.0.0.1:{server.port}", upstream_keepalive=4)
     with requests.Session() as session:
         answers = [session.get(nginx.url + "/whoami/", timeout=10) for _ in range(6)]
     assert all(r.status_code == 200 for r in answers)
     ports = {r.json()["remote_port"] for r in answers}
-    if kind == "gthread":
+    if kind != "sync":
         # (nginx itself ends an upstream connection only after keepalive_requests=1000.)
         assert len(ports) == 1, [(r.json()["remote_port"], r.json()["pid"]) for r in answers]
     else:

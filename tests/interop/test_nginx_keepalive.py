@@ -30,12 +30,14 @@ UPSTREAM_ERROR = "upstream"
 BODY = b"x" * 512
 
 
-#: The app each worker kind serves: both answer POST /echo with the body.
-APPS = {"gthread": "testapp:app", "asgi": "asgiapp:app"}
+#: The app each worker kind serves: all answer POST /echo with the body.
+APPS = {"gthread": "testapp:app", "gevent": "testapp:app", "asgi": "asgiapp:app"}
 
 
 @pytest.mark.parametrize("kind,upstream,how", [("gthread", "unix", "hup"),
                                                ("gthread", "tcp", "max_requests"),
+                                               ("gevent", "unix", "hup"),
+                                               ("gevent", "tcp", "max_requests"),
                                                ("asgi", "tcp", "hup"),
                                                ("asgi", "unix", "max_requests")])
 def test_worker_replacement_fails_no_request_behind_nginx_keepalive(

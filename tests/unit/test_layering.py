@@ -30,7 +30,8 @@ FORBIDDEN = {
     "master": {"workers.sync", "workers.gthread", "workers.handler", "workers.serving",
                "workers.connection", "workers.hook_objects", "workers.identity",
                "workers.tls", "workers.asgi", "workers.asgi_connection",
-               "workers.loop_watch", "asgi", "cli"},
+               "workers.loop_watch", "workers.loop_pulse", "workers.gevent",
+               "workers.gevent_connection", "workers.gevent_tls", "asgi", "cli"},
 }
 #: What a package may import even though its pattern forbids everything.
 ALLOWED_SELF = {"http": "http", "scoreboard": "scoreboard"}

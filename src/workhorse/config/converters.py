@@ -557,8 +557,8 @@ def _worker_class_path(value: Any) -> str:
 
 
 worker_class_path = Converter(
-    "sync or gthread, or a dotted path naming one of them"
-    " (gunicorn.workers.sync.SyncWorker, workhorse.workers.gthread, ...)",
+    "sync, gthread, asgi or gevent, or a dotted path naming one of them"
+    " (gunicorn.workers.sync.SyncWorker, gunicorn.workers.ggevent.GeventWorker, ...)",
     _worker_class_path,
 )
 

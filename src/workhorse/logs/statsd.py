@@ -68,6 +68,7 @@ class StatsdClient:
         target = parse_statsd_address(address)
         if isinstance(target, UnixAddress):
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
+            self._sock.setblocking(False)  # gevent's class ignores SOCK_NONBLOCK
             self._path = target.path
             return
         if not isinstance(target, TcpAddress):
@@ -75,6 +76,7 @@ class StatsdClient:
         family, kind, proto, _, sockaddr = socket.getaddrinfo(
             target.host, target.port, type=socket.SOCK_DGRAM)[0]
         sock = socket.socket(family, kind | socket.SOCK_NONBLOCK, proto)
+        sock.setblocking(False)  # gevent's class ignores SOCK_NONBLOCK
         try:
             sock.connect(sockaddr)  # UDP: only fixes the destination, sends nothing
         except OSError:

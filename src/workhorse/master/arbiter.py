@@ -188,7 +188,12 @@ class Arbiter:
         self.board: Scoreboard | None = None
         self.watchdog: Watchdog | None = None
         self.backoff = BootBackoff(cap=cfg.boot_backoff_max)
-        self.selector = selectors.DefaultSelector()
+        # poll(2) per wait, not the default (epoll): in a process monkey-patched
+        # by gevent (a config calling patch_all, --preload with the gevent
+        # worker) the default selector is gevent's, whose idle descriptors keep
+        # live watchers in the hub between waits; a forked worker closes them
+        # and libev aborts. gevent's poll makes and drops its watchers per wait.
+        self.selector: selectors.BaseSelector = selectors.PollSelector()
         self._signals: deque[int] = deque()
         self._wakeup_r = -1
         self._wakeup_w = -1
@@ -307,6 +312,8 @@ class Arbiter:
         if not self.cfg.preload_app:
             return
         try:
+            # What the worker kind must do before the app is imported (gevent patches).
+            self.worker_class.before_preload(self.log)
             self.app = load_app(self.app_uri or "")
         except AppImportError as exc:
             detail = f"\n{exc.details}" if exc.details else ""

@@ -1,6 +1,6 @@
 """Reports of blocked event loops, written by the workers themselves, logged by the master.
 
-Strategy: an event-loop worker (asgi) arms ``faulthandler``'s C watchdog
+Strategy: an event-loop worker (asgi, gevent) arms ``faulthandler``'s C watchdog
 thread each time its loop turns; when the loop has not turned for
 ``blocked_loop_timeout`` seconds, that thread writes every thread's stack
 into the worker's dump pipe, from C, without needing the GIL. So a blocking
@@ -35,5 +35,5 @@ def describe(pid: int, slot: int, blocked_after: float, requests: Sequence[Reque
               else "no request in flight")
     return (f"LOOP BLOCKED (pid:{pid}, slot:{slot}): the event loop has not turned for "
             f"{blocked_after:g}s; every request of this worker waits meanwhile; {flight}.\n"
-            f"Where the loop is stuck (the thread running it is the one in an async "
-            f"view or callback):\n{stacks}")
+            f"Where the loop is stuck (the thread running it is the one in a view, a "
+            f"callback or a greenlet):\n{stacks}")

@@ -110,6 +110,7 @@ def _sock_diag_exchange(request: bytes) -> bytes | None:
     """Send one request to the kernel's sock_diag and return its reply."""
     kind = socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
     with socket.socket(socket.AF_NETLINK, kind, NETLINK_SOCK_DIAG) as diag:
+        diag.setblocking(False)  # gevent's class ignores SOCK_NONBLOCK
         diag.sendto(request, (0, 0))
         try:
             return diag.recv(REPLY_BUFFER)

@@ -65,6 +65,7 @@ def remove_stale_socket(path: str) -> None:
     if not stat.S_ISSOCK(mode):
         raise ListenError(f"{path} exists and is not a socket; not replacing it")
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | NONBLOCKING) as probe:
+        probe.setblocking(False)  # gevent's class ignores SOCK_NONBLOCK
         try:
             probe.connect(path)
         except ConnectionRefusedError:
@@ -101,6 +102,7 @@ def bind_unix(path: str, mode: int | None = None) -> tuple[socket.socket, FileId
         raise ListenError(f"{path}: too long for a UNIX socket (at most {MAX_UNIX_PATH} bytes)")
     remove_stale_socket(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | NONBLOCKING)
+    sock.setblocking(False)  # gevent's class ignores SOCK_NONBLOCK
     try:
         _bind_with_mode(sock, path, mode)
         sock.listen(LISTEN_BACKLOG)
@@ -132,6 +134,7 @@ def bind_tcp(host: str, port: int) -> socket.socket:
         raise ListenError(f"cannot resolve {host!r}: {exc.strerror}") from exc
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind | NONBLOCKING, proto)
+    sock.setblocking(False)  # gevent's class ignores SOCK_NONBLOCK
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)

@@ -367,6 +367,21 @@ class Scoreboard:
         states = self._ints[first : first + self.threads * words : words].tolist()
         return [thread for thread, word in enumerate(states) if word & STATE_MASK]
 
+    def busy_deadlines(self, index: int) -> list[tuple[int, int, float]]:
+        """(slot, seq, deadline) of a worker's busy request slots, in two strided reads.
+
+        For a worker that keeps its own deadlines (gevent) and looks at all of
+        them every quarter second: the deadlines are in the slots, where the
+        request's progress and the app move them, so it keeps no copy.
+        """
+        first = self.request_base(index, 0)
+        words = REQUEST_SLOT_SIZE // WORD
+        end = first + self.threads * words
+        states = self._ints[first + R_STATE_SEQ : end : words].tolist()
+        deadlines = self._floats[first + R_DEADLINE : end : words].tolist()
+        return [(thread, word >> STATE_BITS, deadlines[thread])
+                for thread, word in enumerate(states) if word & STATE_MASK]
+
     def read_busy_requests(self, index: int) -> list[RequestSnapshot]:
         """Consistent copies of the slots :meth:`busy_threads` names (still busy or not)."""
         return [self.read_request(index, thread) for thread in self.busy_threads(index)]

@@ -36,13 +36,13 @@ from workhorse.http import Request
 from workhorse.scoreboard import ExitReason, RequestSlot
 from workhorse.workers import serving
 from workhorse.workers.asgi_connection import (
-    TIMED_OUT,
     HttpConnection,
     format_task_stack,
     hook_request,
     minimal_environ,
 )
 from workhorse.workers.base import WORKER_BOOT_ERROR, Worker, take_the_queue
+from workhorse.workers.handler import TIMED_OUT
 from workhorse.workers.identity import RequestIds
 from workhorse.workers.loop_watch import InFlight, LoopWatch, SlotPool
 from workhorse.wsgi.errors import ErrorStream
@@ -153,7 +153,7 @@ class AsgiWorker(Worker):
             backlog=int(self.cfg.backlog), ssl=ssl_context)
             for index, listener in enumerate(self.sockets)]
         self._stopping = loop.create_future()
-        handoff_sock = self._handoff_socket()
+        handoff_sock = self.handoff_socket()
         if handoff_sock is not None:
             loop.add_reader(handoff_sock.fileno(), self._adopt_handed, handoff_sock)
             handoff.announce_ready(handoff_sock)
@@ -166,14 +166,6 @@ class AsgiWorker(Worker):
         for server in servers:
             server.close()  # stop accepting: our copy of the listener goes
         await self._drain(handoff_sock)
-
-    def _handoff_socket(self) -> socket.socket | None:
-        fd = self.ctx.handoff_fd
-        if fd < 0:
-            return None
-        sock = socket.socket(fileno=fd, family=socket.AF_UNIX, type=socket.SOCK_DGRAM)
-        sock.setblocking(False)
-        return sock
 
     def _on_wakeup(self) -> None:
         self.drain_wakeup()

@@ -57,6 +57,7 @@ from workhorse.http import (
 from workhorse.http.proxy import parse_proxy_header
 from workhorse.logs import AccessRecord
 from workhorse.workers.connection import client_text
+from workhorse.workers.handler import TIMED_OUT
 from workhorse.workers.hook_objects import HookRequest
 from workhorse.workers.identity import parse_request_start, printable
 from workhorse.workers.loop_watch import InFlight
@@ -755,8 +756,6 @@ FIRST_REQUEST_GRACE = 1.0
 #: The 503 body of a request that waited past max_queue_time.
 SHED = ("The request waited in the queue longer than the server's max_queue_time and was "
         "not run; please retry.")
-#: The 504 body of a request the loop ended itself.
-TIMED_OUT = "The request took longer than the server's timeout and was stopped."
 
 
 def minimal_environ(request: Request, scope: dict[str, Any],

@@ -315,6 +315,15 @@ class Worker:
         or it would be reset when the last process closes them."""
         return not self.slot_writer.master_takes_idle()
 
+    def handoff_socket(self) -> socket.socket | None:
+        """This worker's end of the hand-off socket pair, non-blocking (None: none)."""
+        fd = self.ctx.handoff_fd
+        if fd < 0:
+            return None
+        sock = socket.socket(fileno=fd, family=socket.AF_UNIX, type=socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        return sock
+
     @property
     def wakeup_fd(self) -> int:
         return self._wakeup_r
@@ -338,6 +347,10 @@ class Worker:
             self.log.exception("Exception in %s hook", name)
 
     # --- for subclasses ---------------------------------------------------------
+    @classmethod
+    def before_preload(cls, log: Any) -> None:
+        """Called in the master before it imports the app (``--preload``)."""
+
     def setup(self) -> None:
         """Prepare the I/O loop after the app is loaded (before ready)."""
 

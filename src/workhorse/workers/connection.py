@@ -38,6 +38,10 @@ RECV_SIZE = 65536
 LINGER_SECONDS = 2.0
 LINGER_READ_TIMEOUT = 0.5
 
+#: How long a stopping worker waits for the first request of a connection it
+#: has just taken from the listen queue (a proxy sends it right after connecting).
+FIRST_REQUEST_GRACE = 1.0
+
 #: Errors that mean the client went away: never worth a traceback.
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 GONE_ERRNOS = frozenset({errno.ECONNRESET, errno.ENOTCONN, errno.EPIPE})
@@ -149,18 +153,23 @@ class Connection:
         listener, inherited by accepted TCP sockets) rather than Python's
         timeout mode, which would poll() before every recv and send.
         """
-        try:
-            data = self.sock.recv(RECV_SIZE, flags)
-        except BlockingIOError as exc:
-            raise ReadTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise client_error(exc) from exc
+        data = self._recv(flags)
         self.bytes_in += len(data)
         if self.proxy_versions:
             self._take_proxy_header(data)
         else:
             self.conn.receive_data(data)
         return bool(data)
+
+    def _recv(self, flags: int) -> bytes:
+        """One recv(2), its errors in the handler's terms (a worker whose sockets
+        wait differently, the gevent one, overrides this)."""
+        try:
+            return self.sock.recv(RECV_SIZE, flags)
+        except BlockingIOError as exc:
+            raise ReadTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise client_error(exc) from exc
 
     def _take_proxy_header(self, data: bytes) -> None:
         """Strip the PROXY header off the start of the stream (ProtocolError if absent)."""
@@ -258,7 +267,9 @@ class Connection:
         wait_for_room = self._room_waiter()
         out = self.sock.fileno()
         sent = 0
-        self.sock.setblocking(False)  # sendfile(2) takes no MSG_DONTWAIT
+        blocking = self.sock.getblocking()
+        if blocking:
+            self.sock.setblocking(False)  # sendfile(2) takes no MSG_DONTWAIT
         try:
             while sent < count:
                 try:
@@ -274,7 +285,8 @@ class Connection:
                 if self.on_progress is not None:
                     self.on_progress()
         finally:
-            self.sock.setblocking(True)
+            if blocking:
+                self.sock.setblocking(True)
         return sent
 
     def _room_waiter(self) -> Callable[[], None]:
@@ -313,10 +325,27 @@ class Connection:
             self.sock.shutdown(socket.SHUT_WR)
             self.set_read_timeout(LINGER_READ_TIMEOUT)
             deadline = time.monotonic() + LINGER_SECONDS
-            while time.monotonic() < deadline and self.sock.recv(RECV_SIZE):
+            while time.monotonic() < deadline and self._recv(0):
                 pass
-        except OSError:
+        except (OSError, ReadTimeout, ClientGone):
             pass
+
+
+def has_pending_data(client: Connection) -> bool:
+    """A request (or part of one) is waiting on this connection."""
+    if client.conn.trailing_data:
+        return True
+    try:
+        return bool(client.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except OSError:
+        return False
+
+
+def movable(client: Connection) -> bool:
+    """Whether another process can take over this connection as it is:
+    nothing of it is buffered here (a request, part of one, a TLS session)."""
+    return not (client.is_tls or client.conn.trailing_data or client.proxy_buffer
+                or client.head_started)
 
 
 def client_text(peer: tuple[str, int] | None) -> str:

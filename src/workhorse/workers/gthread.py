@@ -37,7 +37,14 @@ from workhorse import handoff
 from workhorse.http import ProtocolError, ServerConnection
 from workhorse.workers import serving
 from workhorse.workers.base import Worker, take_the_queue
-from workhorse.workers.connection import ClientGone, Connection, ReadTimeout
+from workhorse.workers.connection import (
+    FIRST_REQUEST_GRACE,
+    ClientGone,
+    Connection,
+    ReadTimeout,
+    has_pending_data,
+    movable,
+)
 from workhorse.workers.handler import RequestHandler
 from workhorse.wsgi.errors import ErrorStream
 
@@ -52,28 +59,8 @@ REAP_INTERVAL = 0.25
 #: How often a stopping worker checks whether its last connections are done.
 STOP_POLL = 0.05
 
-#: How long a stopping worker waits for the first request of a connection it
-#: has just taken from the listen queue (a proxy sends it right after connecting).
-FIRST_REQUEST_GRACE = 1.0
 #: Longest a stopping worker waits for room in the master's hand-off queue.
 HANDOFF_WAIT = 1.0
-
-
-def _has_pending_data(client: Connection) -> bool:
-    """A request (or part of one) is waiting on this connection."""
-    if client.conn.trailing_data:
-        return True
-    try:
-        return bool(client.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
-    except OSError:
-        return False
-
-
-def _movable(client: Connection) -> bool:
-    """Whether another process can take over this connection as it is:
-    nothing of it is buffered here (a request, part of one, a TLS session)."""
-    return not (client.is_tls or client.conn.trailing_data or client.proxy_buffer
-                or client.head_started)
 
 
 class ThreadWorker(Worker):
@@ -202,17 +189,7 @@ class ThreadWorker(Worker):
         except OSError:
             pass
         self._release_idle()
-        self.handoff.setblocking(False)
-        while True:
-            try:
-                items = handoff.receive(self.handoff)
-            except OSError:
-                return
-            sent = handoff.send(self.handoff, items, wait=HANDOFF_WAIT)
-            for item in items:
-                os.close(item.fd)  # sent: the master has its copy; not sent: lost anyway
-            if sent < len(items):
-                return
+        handoff.return_queued(self.handoff, wait=HANDOFF_WAIT)
 
     def _release_idle(self) -> None:
         """Let go of the parked connections of a stopping worker, losing no request.
@@ -233,10 +210,10 @@ class ThreadWorker(Worker):
                 continue  # still being parked: the next pass takes it
             if not client.requests and now - client.accepted_at < FIRST_REQUEST_GRACE:
                 continue  # just connected (from the listen queue): its request is coming
-            if to_master and _movable(client):
+            if to_master and movable(client):
                 if self.parked.pop(fd, None) is client:
                     moving.append(client)
-            elif not _has_pending_data(client) and self.parked.pop(fd, None) is client:
+            elif not has_pending_data(client) and self.parked.pop(fd, None) is client:
                 self._close(client, rearm=False)
         if moving:
             self._hand_to_master(moving)
@@ -282,7 +259,7 @@ class ThreadWorker(Worker):
             since = client.parked_at
             # An idle connection past its keep-alive, unless a request has just
             # arrived on it and only waits for a thread to pick it up.
-            return now - since > keepalive and not _has_pending_data(client)
+            return now - since > keepalive and not has_pending_data(client)
 
         self._close_parked(expired)
         self.slot_writer.set_connections(len(self.clients))

@@ -58,6 +58,17 @@ MAX_DRAIN = 256 * 1024
 NO_BUSY_IDLE: tuple[int | None, int | None] = (None, None)
 
 Hook = Callable[..., Any]
+#: The 504 body of a request its worker ended itself (past its deadline).
+TIMED_OUT = "The request took longer than the server's timeout and was stopped."
+
+
+class DeadlinePassed(BaseException):
+    """Raised into a request by a worker that keeps its own deadlines (gevent).
+
+    A BaseException, as ``gevent.Timeout`` is, so that an app's ``except
+    Exception`` does not swallow it: the handler answers 504 (or cuts a
+    response already started) and the worker serves on.
+    """
 
 
 @dataclass
@@ -312,6 +323,8 @@ class RequestHandler:
         except ClientGone as exc:
             self.log.debug("Client %s went away: %s", client_text(client.peer), exc)
             return False
+        except DeadlinePassed:  # the worker logged it, with where the request was
+            return self._answer_error(client, response, request_id, 504, TIMED_OUT)
         except ProtocolError as exc:
             # The request body was malformed (or too large) while the app read
             # it: the client's fault, answered with its 4xx, not a 500.
@@ -319,11 +332,11 @@ class RequestHandler:
         except (AppError, LocalProtocolError) as exc:
             self.log.error("Error handling request %s %s: the app broke the WSGI contract: %s",
                            environ.get("REQUEST_METHOD"), environ.get("RAW_URI"), exc)
-            return self._internal_error(client, response, request_id)
+            return self._answer_error(client, response, request_id, 500)
         except Exception:
             self.log.exception("Error handling request %s %s",
                                environ.get("REQUEST_METHOD"), environ.get("RAW_URI"))
-            return self._internal_error(client, response, request_id)
+            return self._answer_error(client, response, request_id, 500)
         finally:
             if result is not None and hasattr(result, "close"):
                 try:
@@ -404,15 +417,17 @@ class RequestHandler:
             pass
         return False
 
-    def _internal_error(self, client: Connection, response: Response, request_id: str) -> bool:
+    def _answer_error(self, client: Connection, response: Response, request_id: str,
+                      status: int, message: str = "") -> bool:
+        """The server's own answer (500, 504) instead of the app's; False: close."""
         if response.headers_sent:
             # Part of the response is out: the only honest signal left is to
             # cut the connection so the client sees an incomplete response.
             return False
-        response.status_code = 500
+        response.status_code = status
         try:
             headers = [(self._rid_name, request_id)] if self._rid_name else []
-            client.send(error_response(500, "Internal Server Error", extra_headers=headers))
+            client.send(error_response(status, message, extra_headers=headers))
         except ClientGone:
             pass
         return False

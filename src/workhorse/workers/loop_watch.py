@@ -9,9 +9,10 @@ turns, and the master steps in only when it does not:
   (:class:`SlotPool`), so the status, the metrics and the master's
   watchdog see it with its request line and deadline, as for a thread;
 - :class:`LoopWatch` ticks every :data:`TICK` seconds: it beats the
-  worker's heartbeat, re-arms ``faulthandler``'s C watchdog thread (which
-  writes every thread's stack into the dump pipe if the loop does not turn
-  for ``blocked_loop_timeout``; the master logs that as LOOP BLOCKED), and
+  loop's pulse (:mod:`workhorse.workers.loop_pulse`: the heartbeat, and
+  ``faulthandler``'s C watchdog thread, which writes every thread's stack
+  into the dump pipe if the loop does not turn for
+  ``blocked_loop_timeout``; the master logs that as LOOP BLOCKED), and
   ends requests past their deadline (:class:`InFlight`): their task is
   cancelled and their client answered, while the others carry on;
 - a loop that does not turn cannot do any of that: the master sees the
@@ -22,17 +23,13 @@ turns, and the master steps in only when it does not:
 from __future__ import annotations
 
 import asyncio
-import faulthandler
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from workhorse.scoreboard import RequestSlot, WorkerSlotWriter
-
-#: How often the loop beats, re-arms the blocked-loop watchdog and looks for
-#: overdue requests: well under a second, so a deadline is kept to within it.
-TICK = 0.25
+from workhorse.workers.loop_pulse import TICK, LoopPulse
 
 
 class SlotPool:
@@ -92,37 +89,26 @@ class LoopWatch:
 
     def __init__(self, writer: WorkerSlotWriter, *, timeout: float, blocked_after: float,
                  dump_fd: int, on_tick: Callable[[float], None]) -> None:
-        self.writer = writer
+        self.pulse = LoopPulse(writer, timeout=timeout, blocked_after=blocked_after,
+                               dump_fd=dump_fd)
         self.timeout = timeout
-        self.blocked_after = blocked_after
-        self.dump_fd = dump_fd
         self.on_tick = on_tick
         self.in_flight: set[InFlight] = set()
-        self.longest_gap = 0.0
-        self._last = 0.0
         self._handle: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
-        self.writer.event_loop(self.blocked_after if self.blocked_after else self.timeout or 1.0)
-        self._last = time.monotonic()
+        self.pulse.start()
         self._tick()
 
     def stop(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-        if self.blocked_after and self.dump_fd >= 0:
-            faulthandler.cancel_dump_traceback_later()
+        self.pulse.stop()
 
     def _tick(self) -> None:
         now = time.monotonic()
-        self.longest_gap = max(self.longest_gap, now - self._last)
-        self._last = now
-        self.writer.heartbeat(now)
-        if self.blocked_after and self.dump_fd >= 0:
-            # Re-armed every turn: it fires only when the loop stops turning.
-            faulthandler.dump_traceback_later(self.blocked_after, repeat=False,
-                                              file=self.dump_fd, exit=False)
+        self.pulse.beat(now)
         self._expire(now)
         self.on_tick(now)
         self._handle = asyncio.get_running_loop().call_later(TICK, self._tick)

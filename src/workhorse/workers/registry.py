@@ -18,7 +18,10 @@ KINDS = {
     # gthread with one thread: the same behaviour, served inline by its loop.
     "gthread-inline": ("workhorse.workers.inline", "InlineThreadWorker"),
     "asgi": ("workhorse.workers.asgi", "AsgiWorker"),
+    "gevent": ("workhorse.workers.gevent", "GeventWorker"),
 }
+#: The kinds that serve many requests at once on one loop: a slot per request in flight.
+LOOP_KINDS = frozenset({"asgi", "gevent"})
 #: Most requests in flight one event-loop worker shows on the scoreboard (and
 #: serves at once: more wait for a slot). A slot is under a kilobyte.
 MAX_LOOP_SLOTS = 4096
@@ -26,13 +29,13 @@ MAX_LOOP_SLOTS = 4096
 
 def request_slots(cfg: Config) -> int:
     """Request slots per worker: one per thread, or per concurrent request of an event loop."""
-    if cfg.worker_class_name == "asgi":
+    if cfg.worker_class_name in LOOP_KINDS:
         return max(1, min(cfg.worker_connections or MAX_LOOP_SLOTS, MAX_LOOP_SLOTS))
     return max(1, cfg.threads if cfg.worker_class_name == "gthread" else 1)
 
 
 def worker_class(kind: str, threads: int = 1) -> type[Worker]:
-    """The Worker subclass for ``kind`` ("sync", "gthread", "asgi")."""
+    """The Worker subclass for ``kind`` (one of :data:`KINDS`)."""
     if kind == "gthread" and threads <= 1:
         kind = "gthread-inline"
     try:

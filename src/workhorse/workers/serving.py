@@ -121,11 +121,15 @@ def make_handler(worker: Any, board: Scoreboard, slot: RequestSlot, thread: int,
 
 
 def open_client(worker: Any, handler: RequestHandler, sock: socket.socket, peer: Any,
-                index: int, conn: ServerConnection, *, tls: bool = True) -> Connection | None:
+                index: int, conn: ServerConnection, *, tls: bool = True,
+                plain: type[Connection] = Connection) -> Connection | None:
     """The connection for an accepted socket: kernel timeouts, the TLS handshake
     (unless ``tls`` is False), a PROXY header expected from trusted proxies.
 
-    None when the TLS handshake failed (the socket is closed).
+    ``plain`` is the class of a connection without TLS (and
+    ``worker.tls_module`` supplies ``wrap`` and ``TLSConnection``): the gevent
+    worker's sockets wait in its hub. None when the TLS handshake failed (the
+    socket is closed).
     """
     settings = handler.settings
     if sock.family == socket.AF_UNIX:
@@ -140,7 +144,7 @@ def open_client(worker: Any, handler: RequestHandler, sock: socket.socket, peer:
             return None
         client = worker.tls_module.TLSConnection(secure, peer, conn, index, **timeouts)
     else:
-        client = Connection(sock, peer, conn, index, **timeouts)
+        client = plain(sock, peer, conn, index, **timeouts)
     handler.adopt(client)
     return client
 

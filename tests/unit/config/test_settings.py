@@ -112,14 +112,75 @@ def test_worker_class_name(worker_class: str, threads: int, expected: str) -> No
     assert config.worker_class_name == expected
 
 
-@pytest.mark.parametrize("worker_class", ["gevent", "eventlet", "tornado"])
+@pytest.mark.parametrize("worker_class", ["eventlet", "tornado",
+                                          "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"])
 def test_unsupported_worker_class(worker_class: str) -> None:
     with pytest.raises(ConfigError) as info:
         Config(worker_class=worker_class).worker_class_name  # noqa: B018
+    if "." in worker_class:
+        assert info.value.message.startswith(f"worker_class: cannot import {worker_class!r}")
+        return
     assert info.value.message == (
         f"worker_class: {worker_class!r} is not supported by workhorse; accepted: sync, "
-        "gthread, asgi (and Gunicorn's and uvicorn's dotted names for them)"
+        "gthread, asgi, gevent (and Gunicorn's and uvicorn's dotted names for them)"
     )
+
+
+@pytest.mark.parametrize("worker_class", [
+    "gevent", "gunicorn.workers.ggevent.GeventWorker", "egg:gunicorn#gevent",
+    "workhorse.workers.gevent", "gevent_wsgi", "gevent_pywsgi", "egg:gunicorn#gevent_pywsgi",
+    "gunicorn.workers.ggevent.GeventPyWSGIWorker"])
+def test_gevent_worker_names(worker_class: str) -> None:
+    from workhorse.config import worker_classes
+
+    assert Config(worker_class=worker_class).worker_class_name == "gevent"
+    pywsgi = worker_class in worker_classes.GEVENT_PYWSGI
+    assert bool(worker_classes.alias_note(worker_class)) == pywsgi
+
+
+def test_the_gevent_worker_refuses_an_old_gevent(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from workhorse.config import worker_classes
+
+    old = tmp_path / "gevent-23.9.1.dist-info"  # found before the installed one
+    old.mkdir()
+    (old / "METADATA").write_text("Metadata-Version: 2.1\nName: gevent\nVersion: 23.9.1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    worker_classes._require_gevent.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=r"needs gevent 24\.10\.1 or later \(older ones "
+                                              r"have known security flaws\); 23\.9\.1 is "
+                                              r"installed \(pip install 'workhorse\[gevent\]'\)"):
+            Config(worker_class="gevent").worker_class_name  # noqa: B018
+    finally:
+        worker_classes._require_gevent.cache_clear()
+
+
+def test_the_gevent_worker_refuses_a_missing_gevent() -> None:
+    import subprocess
+    import sys
+
+    src = Path(__file__).resolve().parents[3] / "src"
+    # -S: no site-packages, so no gevent, as in an install without the extra.
+    code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+            "from workhorse.config.settings import Config\n"
+            "from workhorse.config.errors import ConfigError\n"
+            "try:\n    Config(worker_class='gevent').worker_class_name\n"
+            "except ConfigError as exc:\n    print(exc.message)\n")
+    out = subprocess.run([sys.executable, "-S", "-c", code, str(src)], capture_output=True,
+                         text=True, timeout=30)
+    assert out.stdout.strip() == ("worker_class gevent needs gevent, which is not installed "
+                                  "(pip install 'workhorse[gevent]')"), out.stderr
+
+
+@pytest.mark.parametrize(("version", "numbers"), [
+    ("24.10.1", (24, 10, 1)), ("25.4.2.post1", (25, 4, 2)), ("26.0rc1", (26, 0)),
+    ("23.9.0", (23, 9, 0))])
+def test_gevent_versions_compare_by_their_numbers(version: str,
+                                                  numbers: tuple[int, ...]) -> None:
+    from workhorse.config import worker_classes
+
+    assert worker_classes._version_tuple(version) == numbers
 
 
 @pytest.mark.parametrize("worker_class", [
@@ -151,8 +212,8 @@ def test_a_uvicorn_worker_subclass_is_the_asgi_worker_with_its_config_kwargs(
 
 
 def test_unsupported_worker_class_fails_the_load(load: Load) -> None:
-    with pytest.raises(ConfigError, match="'gevent' is not supported by workhorse"):
-        load(["-k", "gevent"])
+    with pytest.raises(ConfigError, match="'eventlet' is not supported by workhorse"):
+        load(["-k", "eventlet"])
 
 
 def test_proc_name_or_default() -> None:

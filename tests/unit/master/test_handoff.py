@@ -110,6 +110,22 @@ def test_a_malformed_datagram_closes_what_it_carried(pair):
         client.close()
 
 
+def test_a_stopping_worker_gives_back_what_was_queued_for_it(pair):
+    master, worker = pair
+    client, server, _ = connected()
+    try:
+        assert handoff.send(master, [Handed(server.fileno(), 0)], wait=0) == 1
+        server.close()
+        handoff.return_queued(worker, wait=0)
+        (item,) = handoff.receive(master)  # back at the master, still open
+        client.sendall(b"ping")
+        back = socket.socket(fileno=item.fd)
+        assert back.recv(10) == b"ping"
+        back.close()
+    finally:
+        client.close()
+
+
 def test_ready_announcement_is_an_empty_batch(pair):
     sender, receiver = pair
     handoff.announce_ready(sender)

@@ -293,6 +293,22 @@ def test_a_deadline_can_be_moved_while_the_request_runs(board: Scoreboard,
     assert snap.state == RequestState.APP
 
 
+def test_busy_deadlines_name_the_busy_slots_with_their_request_and_deadline(
+        board: Scoreboard, writer_for: WriterFor) -> None:
+    first, second = writer_for(1, 0), writer_for(1, 1)
+    assert board.busy_deadlines(1) == []
+    first.begin(3, b"c", 1.0, 31.0)
+    second.begin(4, b"c", 2.0, 0.0)  # timeout 0: no deadline
+    second.in_app(b"GET / HTTP/1.1", b"x", None)
+    assert board.busy_deadlines(1) == [(0, first.seq, 31.0), (1, second.seq, 0.0)]
+    first.extend_deadline(100)  # progress, or the app, moves it: read from the slot
+    ((_, _, moved), _) = board.busy_deadlines(1)
+    assert moved > time.monotonic() + 95
+    first.end(200, 3.0, 0, 0)
+    assert board.busy_deadlines(1) == [(1, second.seq, 0.0)]
+    assert board.busy_deadlines(0) == []  # another worker's slots are not read
+
+
 def test_abandon_goes_idle_without_counting(board: Scoreboard, writer_for: WriterFor) -> None:
     writer = writer_for(0, 0)
     writer.begin(3, b"c", 1.0, 2.0)

@@ -32,13 +32,18 @@ class WorkerProcesses:
         flags=("-k", "--worker-class"),
         metavar="STRING",
         convert=c.worker_class_path,
-        help="Worker type: sync (one request at a time) or gthread (a thread pool).",
+        help="Worker type: sync (one request at a time), gthread (a thread pool), asgi "
+             "(ASGI apps on an event loop) or gevent (WSGI apps on greenlets).",
         details=(
-            "Gunicorn's dotted names `gunicorn.workers.sync.SyncWorker` and"
-            " `gunicorn.workers.gthread.ThreadWorker` and ours,"
+            "Gunicorn's dotted names `gunicorn.workers.sync.SyncWorker`,"
+            " `gunicorn.workers.gthread.ThreadWorker` and"
+            " `gunicorn.workers.ggevent.GeventWorker` and ours,"
             " `workhorse.workers.sync` and `workhorse.workers.gthread`, are accepted."
             " `sync` with `threads` above 1 runs the gthread worker, as in Gunicorn."
-            " Other worker classes (gevent, eventlet, tornado, uvicorn, ...) are"
+            " `gevent_wsgi` and `gevent_pywsgi` (Gunicorn's gevent worker on gevent's"
+            " own HTTP server) run the gevent worker, on workhorse's HTTP core; it"
+            " needs gevent 24.10.1 or later (`pip install 'workhorse[gevent]'`), see"
+            " docs/gevent.md. Other worker classes (eventlet, tornado, ...) are"
             " refused at start-up."
         ),
     )
@@ -57,12 +62,14 @@ class WorkerProcesses:
         metavar="INT",
         convert=c.non_negative_int,
         help="Most client connections a gthread worker holds open at once; in the asgi "
-             "worker, most requests in flight (each has a scoreboard slot).",
+             "and gevent workers, most requests in flight (each has a scoreboard slot).",
         details=(
             "As in Gunicorn's gthread worker: connections beyond `threads` wait"
             " in keep-alive. The sync worker serves one connection at a time. The"
-            " asgi worker shows at most 4096 requests in flight per worker; more"
-            " wait for a slot (their wait counts as queue time)."
+            " asgi and gevent workers show at most 4096 requests in flight per"
+            " worker; more wait for a slot (in the asgi worker that wait counts as"
+            " queue time); the gevent worker also holds at most this many"
+            " connections, the others waiting in the listen queue for a sibling."
         ),
     )
     max_requests: int = setting(
@@ -272,8 +279,10 @@ class WorkerProcesses:
         help="Report an event loop that has not turned for this long, with the blocking "
              "call's stack (0: off).",
         details=(
-            "The asgi worker's loop serves every request of the worker, so one blocking call"
-            " in an async view (time.sleep, a blocking client, CPU work) freezes them all."
+            "The asgi worker's loop (the gevent worker's hub) serves every request of the"
+            " worker, so one blocking call in an async view (time.sleep, a blocking client,"
+            " CPU work), or in a greenlet that never yields (C code gevent cannot patch, a"
+            " long computation), freezes them all."
             " The worker's own watchdog thread writes the stack of the call that blocks the"
             " loop, and the master logs it once per incident as LOOP BLOCKED with the"
             " requests in flight. Keep it well under timeout."
