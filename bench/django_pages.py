@@ -5,6 +5,7 @@
     .venv/bin/python django_pages.py --warm              # the same after warm-up requests
                                                          # in the parent (then connections closed)
     .venv/bin/python django_pages.py --no-collect        # freeze without gc.collect() first
+    .venv/bin/python django_pages.py --no-freeze         # neither, as Gunicorn and uWSGI
 
 Needs root (page frame numbers in /proc/PID/pagemap). No server: the process
 loads benchsite.wsgi as a --preload master does, records every object it can
@@ -147,6 +148,8 @@ def main() -> int:
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--warm", action="store_true", help="warm-up requests in the parent first")
     p.add_argument("--no-collect", action="store_true")
+    p.add_argument("--no-freeze", action="store_true",
+                   help="neither gc.collect() nor gc.freeze() before the fork (Gunicorn, uWSGI)")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wh-pages-"))
     sys.path.insert(0, str(django_site.PROJECT))
@@ -156,10 +159,11 @@ def main() -> int:
 
     if args.warm:
         warm_up(app)
-    if not args.no_collect:
+    if not (args.no_collect or args.no_freeze):
         gc.collect()
     addrs, sizes, kinds, names = record_objects()
-    gc.freeze()
+    if not args.no_freeze:
+        gc.freeze()
     go_r, go_w = os.pipe()
     done_r, done_w = os.pipe()
     a = os.fork()
@@ -169,7 +173,10 @@ def main() -> int:
     b = os.fork()
     if b == 0:
         try:
-            said = repr(dict(serve(app, args.requests)))
+            before = [g["collections"] for g in gc.get_stats()]
+            statuses = dict(serve(app, args.requests))
+            runs = [g["collections"] - n for g, n in zip(gc.get_stats(), before, strict=True)]
+            said = f"{statuses}; collections of generations 0/1/2 while serving: {runs}"
         except BaseException as exc:  # the parent must hear of it, and this child not go on
             said = f"FAILED: {exc!r}"
         os.write(done_w, said.encode())
