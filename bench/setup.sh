@@ -9,6 +9,7 @@
 #   bench/.venv (no root needed):
 #     workhorse    this checkout, editable: the benchmark runs the repo's code
 #     gunicorn, waitress, granian, uvicorn[standard] (httptools + uvloop), uwsgi
+#     django       the project of django_memory.py and startup.py (bench/django/)
 #
 # A peer server that fails to install is reported at the end and then skipped
 # by run.py; the script fails only if workhorse itself cannot be installed.
@@ -55,7 +56,7 @@ PIP=(nice -n 10 .venv/bin/python -m pip install -q --disable-pip-version-check)
 .venv/bin/python -m compileall -q ../src/workhorse
 
 failed=()
-for pkg in gunicorn waitress granian 'uvicorn[standard]' uwsgi; do
+for pkg in gunicorn waitress granian 'uvicorn[standard]' uwsgi 'django>=5.2,<5.3'; do
     "${PIP[@]}" "$pkg" || failed+=("$pkg")
 done
 

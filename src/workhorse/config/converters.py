@@ -270,6 +270,31 @@ def as_string_list(value: Any) -> list[str]:
 string_list = Converter("a list of strings (a single string is a list of one)", as_string_list)
 
 
+def _warmup_paths(value: Any) -> list[str]:
+    paths = as_string_list(value)
+    for path in paths:
+        if path.startswith(("http://", "https://")):
+            from urllib.parse import urlsplit  # only a config that gives a URL pays for it
+
+            try:
+                parts = urlsplit(path)
+                parts.port  # noqa: B018 (raises on a port that is not a number in range)
+            except ValueError as exc:
+                reject(f"got {path!r}: {exc}")
+            if not parts.hostname:
+                reject(f"got {path!r}: no host")
+        elif not path.startswith("/") or any(c.isspace() for c in path):
+            reject(f"got {path!r}")
+    return paths
+
+
+warmup_paths = Converter(
+    "paths ('/admin/login/', '/?q=1') or http(s) URLs naming the Host to send; a list, or"
+    " a single string",
+    _warmup_paths,
+)
+
+
 def _comma_list(value: Any) -> list[str]:
     if value is None:
         return []

@@ -200,6 +200,18 @@ def test_string_list_rejects(raw: Any) -> None:
     assert "a list of strings" in rejects(c.string_list, raw)
 
 
+def test_warmup_paths_accepts_paths_and_urls() -> None:
+    assert c.warmup_paths("/admin/login/?next=/") == ["/admin/login/?next=/"]
+    assert c.warmup_paths(["/", "https://example.com:8443/x"]) == [
+        "/", "https://example.com:8443/x"]
+
+
+@pytest.mark.parametrize("raw", ["admin/", "/a b", "ftp://example.com/", "http:///x",
+                                 "http://example.com:99999/", [5]])
+def test_warmup_paths_rejects(raw: Any) -> None:
+    rejects(c.warmup_paths, raw)
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [

@@ -292,6 +292,7 @@ def test_settings_beyond_gunicorns_are_marked_new() -> None:
         "boot_failure_unhealthy_after",
         "shutdown_delay",
         "max_queue_time",
+        "warmup",
     }
 
 

@@ -31,6 +31,30 @@ class ServerMechanics:
             " reload (HUP) cannot pick up new application code."
         ),
     )
+    warmup: list[str] = setting(
+        [],
+        section=SECTION,
+        flags=("--warmup",),
+        action="append",
+        metavar="PATH",
+        convert=c.warmup_paths,
+        support=Support.NEW,
+        help="With preload_app, GET each PATH in the master before forking (warmup; repeatable).",
+        details=(
+            "What the app builds on its first requests (Django: URL resolver, compiled"
+            " templates, translations, lazily imported views) is then built once and"
+            " shared by every worker instead of once per worker (see docs/performance.md,"
+            " 'Memory of a Django fleet'). The app is called directly, without a socket,"
+            " with the environ a worker would build for a GET of PATH on the first"
+            " listener: the listener's address as Host (localhost for a wildcard or a"
+            " Unix socket), root_path as SCRIPT_NAME; give a full URL"
+            " (https://example.com/path) to send another Host and scheme. A request that"
+            " fails or answers 5xx is logged and the start goes on. The start fails if a"
+            " warm-up request leaves a file descriptor (a database connection: close it,"
+            " e.g. in when_ready) or a thread behind, since every worker would share it."
+            " Without preload_app, or with the asgi worker, it is ignored with a warning."
+        ),
+    )
     sendfile: bool = setting(
         True,
         section=SECTION,
