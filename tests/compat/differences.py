@@ -6,9 +6,8 @@ reason and whether it is better on purpose or not done yet. An entry whose
 difference is gone fails too, so the table never claims more than is true.
 
 Entries are keyed by case name, or by ``worker:FAMILY`` for every case that
-runs a worker family workhorse does not have yet: when the gevent worker
-lands, deleting the ``worker:gevent`` entry is the only change the corpus
-needs. ``limits:CONFIG:PROBE`` entries belong to the request-limit
+runs a worker family workhorse does not have (none today: the gevent
+worker's entry went when it landed). ``limits:CONFIG:PROBE`` entries belong to the request-limit
 boundaries of test_limits_live.py.
 """
 
@@ -32,13 +31,6 @@ class Difference:
     status: str
 
 
-_NO_GEVENT = Difference(
-    frozenset({"started"}),
-    "workhorse has no gevent worker: it refuses the worker class when the config is"
-    " loaded (exit 1)",
-    not_yet("gevent worker (Drop-in for real)"),
-)
-
 _UVICORN_ACCESS_FORMAT = Difference(
     frozenset({"access_line"}),
     "the access log line follows access_log_format (Gunicorn's default here), as for"
@@ -59,7 +51,6 @@ _UVICORN_ACCESS_SWITCH = Difference(
 )
 
 KNOWN_DIFFERENCES: dict[str, Difference] = {
-    "worker:gevent": _NO_GEVENT,
     "03-tiangolo-uvicorn-gunicorn-docker": _UVICORN_ACCESS_FORMAT,
     "06-authentik": _UVICORN_ACCESS_SWITCH,
     "36-plane": _UVICORN_ACCESS_FORMAT,
