@@ -45,9 +45,9 @@ def test_bad_value_names_the_setting_and_what_is_accepted():
 
 
 def test_unsupported_worker_class_is_refused_clearly():
-    result = run_cli("-k", "gevent", "testapp:app")
+    result = run_cli("-k", "tornado", "testapp:app")
     assert result.returncode != 0
-    assert "gevent" in result.stderr and "sync, gthread" in result.stderr
+    assert "tornado" in result.stderr and "sync, gthread" in result.stderr
 
 
 def test_config_file_error_names_file_and_line(tmp_path):
