@@ -56,7 +56,7 @@ PIP=(nice -n 10 .venv/bin/python -m pip install -q --disable-pip-version-check)
 .venv/bin/python -m compileall -q ../src/workhorse
 
 failed=()
-for pkg in gunicorn waitress granian 'uvicorn[standard]' uwsgi 'django>=5.2,<5.3'; do
+for pkg in gunicorn packaging waitress granian 'uvicorn[standard]' uwsgi 'django>=5.2,<5.3'; do
     "${PIP[@]}" "$pkg" || failed+=("$pkg")
 done
 

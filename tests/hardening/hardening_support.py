@@ -35,6 +35,9 @@ ASGI_APP = "hardening_asgi_app:app"
 KINDS: dict[str, list[str]] = {
     "sync": ["-k", "sync"],
     "gthread": ["-k", "gthread", "--threads", "4"],
+    # One thread: served inline by the worker's epoll loop (workers/inline.py),
+    # the keep-alive path without a hand-off, an I/O loop of its own.
+    "gthread1": ["-k", "gthread", "--threads", "1"],
     "gevent": ["-k", "gevent"],
 }
 #: Every kind the request-level tests (corpus, differential, fuzz) run: the WSGI

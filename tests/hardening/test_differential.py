@@ -46,7 +46,7 @@ CASES = load_cases()
 
 #: (worker kind, nginx upstream mode)
 STACKS = [("gthread", "keepalive"), ("gthread", "http10"), ("sync", "http10"),
-          ("asgi", "keepalive"), ("gevent", "keepalive")]
+          ("gthread1", "keepalive"), ("asgi", "keepalive"), ("gevent", "keepalive")]
 #: Upstream connections nginx keeps per worker in the keepalive stack.
 UPSTREAM_KEEPALIVE = 4
 #: nginx must finish a request whose client half-closed after sending it.

@@ -138,7 +138,7 @@ def structured(draw: st.DrawFn) -> bytes:
 STREAMS = st.one_of(mutated(), structured(), st.binary(max_size=400))
 
 
-@pytest.fixture(scope="module", params=["sync", "gthread", "gevent", "asgi"])
+@pytest.fixture(scope="module", params=["sync", "gthread", "gthread1", "gevent", "asgi"])
 def fuzz_server(request, tmp_path_factory) -> Iterator[object]:
     kind = request.param
     extra = ["-w", "2"] if kind == "sync" else ["-w", "1"]
