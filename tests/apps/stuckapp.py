@@ -5,8 +5,8 @@
 - ``/block?s=N``: C ``recv()`` on a socket to a listener that never answers,
   retrying on EINTR, through ``ctypes.CDLL`` (GIL released), like a database
   client waiting on a hung server.
-- ``/sleep?s=N``: Python ``time.sleep`` (a slow but well-behaved request);
-  with ``&extend=M`` it first asks for M more seconds through
+- ``/sleep?s=N``: Python ``time.sleep`` (a slow but well-behaved request).
+- ``&extend=M`` on any of them first asks for M more seconds through
   ``environ["workhorse.extend_deadline"]``.
 - ``/ok``, ``/pid``: fast answers. ``/grow?mb=N``: keeps N MiB allocated.
 
@@ -91,6 +91,8 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     path = environ["PATH_INFO"]
     query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
     seconds = float(query.get("s", "60"))
+    if "extend" in query:
+        environ["workhorse.extend_deadline"](seconds=float(query["extend"]))
     if path == "/spin":
         _mark("spin")
         spin_in_c_library(seconds)
@@ -98,8 +100,6 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         _mark("block")
         query_dead_database(seconds)
     elif path == "/sleep":
-        if "extend" in query:
-            environ["workhorse.extend_deadline"](seconds=float(query["extend"]))
         _mark("sleep")
         time.sleep(seconds)
     elif path == "/grow":

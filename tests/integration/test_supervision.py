@@ -184,8 +184,11 @@ def test_gthread_bystanders_of_a_frozen_worker_get_503(server_factory, stuck_env
         target=lambda: results.setdefault("slow", stuck_request(server.port, "/sleep?s=30")))
     bystander.start()
     wait_for(lambda: marks(stuck_env, "sleep"), message="the bystander request")
+    # Its deadline well after the bystander's: even a master that looks late
+    # finds the bystander the one past its deadline.
     stuck = threading.Thread(
-        target=lambda: results.setdefault("stuck", stuck_request(server.port, "/spin?s=60")))
+        target=lambda: results.setdefault("stuck",
+                                          stuck_request(server.port, "/spin?s=60&extend=30")))
     stuck.start()
     wait_for(lambda: marks(stuck_env, "spin"), timeout, message="the stuck request in the app")
     stuck.join(30)

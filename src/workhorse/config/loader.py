@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workhorse.config import files
-from workhorse.config import paste as pastedeploy
 from workhorse.config.errors import ConfigError
 from workhorse.config.parser import ParsedArgs, make_cli_parser, parse_args
 from workhorse.config.registry import SettingInfo
@@ -241,6 +240,9 @@ class _Builder:
 
     def _paste_app_uri(self, positional: list[str]) -> str:
         """The app comes from the ini file named by ``paste``, as in Gunicorn."""
+        # Imported only here: configparser and its helpers are 3 ms of every start.
+        from workhorse.config import paste as pastedeploy
+
         location, name = pastedeploy.split_location(str(self.config.paste))
         path = os.path.normpath(os.path.join(self.cwd, location))
         if not os.path.isfile(path):

@@ -68,6 +68,7 @@ def find_overdue(worker: WorkerSnapshot, requests: Iterable[RequestSnapshot], no
         return None
     busy = False
     loop_blocked = worker.event_loop and now - worker.heartbeat > worker.loop_blocked_after
+    first: RequestSnapshot | None = None
     for request in requests:
         if request.state not in BUSY_STATES:
             continue
@@ -75,11 +76,15 @@ def find_overdue(worker: WorkerSnapshot, requests: Iterable[RequestSnapshot], no
         if not request.deadline:
             continue
         past = now - request.deadline
-        if past > 0 and (not worker.event_loop or loop_blocked or past > LOOP_GRACE):
-            return Overdue(RestartCause.TIMEOUT, request.thread,
-                           f"request exceeded its deadline by {now - request.deadline:.2f}s",
-                           request.deadline, request.request_line, now - request.started,
-                           request.seq)
+        # The one that missed its deadline first, whatever its thread: when the
+        # master looks late, several may be past theirs.
+        if past > 0 and (not worker.event_loop or loop_blocked or past > LOOP_GRACE) and \
+                (first is None or request.deadline < first.deadline):
+            first = request
+    if first is not None:
+        return Overdue(RestartCause.TIMEOUT, first.thread,
+                       f"request exceeded its deadline by {now - first.deadline:.2f}s",
+                       first.deadline, first.request_line, now - first.started, first.seq)
     limit = frozen_after(timeout)
     if not busy and limit and now - worker.heartbeat > limit:
         # Something outside the request path holds the worker: an app thread

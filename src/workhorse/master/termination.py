@@ -62,6 +62,14 @@ class RescueKind(enum.Enum):
     IDLE = "idle"  # a keep-alive connection between requests: passed on
 
 
+def rescue_kind(thread: int, overdue_thread: int, deadline: float, now: float) -> RescueKind:
+    """A request in flight on an ended worker: the overdue one, and any other
+    already past its own deadline, timed out (504); the rest were cut short (503)."""
+    if thread == overdue_thread or (deadline and deadline <= now):
+        return RescueKind.OVERDUE
+    return RescueKind.IN_FLIGHT
+
+
 @dataclass
 class RescuedClient:
     fd: int  # the master's copy

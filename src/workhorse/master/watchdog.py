@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Any
 
 from workhorse.master import rescue
@@ -29,6 +30,7 @@ from workhorse.master.termination import (
     Step,
     Termination,
     next_step,
+    rescue_kind,
     took,
 )
 from workhorse.scoreboard import (
@@ -188,7 +190,7 @@ class Watchdog:
         term.held_fds.add(before.fd)
         term.rescued.append(RescuedClient(
             fd=fd, thread=thread,
-            kind=RescueKind.OVERDUE if thread == term.overdue_thread else RescueKind.IN_FLIGHT,
+            kind=rescue_kind(thread, term.overdue_thread, before.deadline, time.monotonic()),
             request_line=before.request_line, request_id=before.request_id))
 
     def _rescue_idle(self, term: Termination, pidfd: int) -> None:

@@ -40,6 +40,7 @@ from workhorse.master.termination import (
     Step,
     Termination,
     next_step,
+    rescue_kind,
     took,
 )
 from workhorse.scoreboard import ExitReason, RestartCause, Scoreboard
@@ -94,8 +95,18 @@ def test_the_first_overdue_request_is_the_one_reported():
     board.begin(0, 1000.0)
     board.begin(1, 990.0, line=b"GET /older HTTP/1.1")
     found = board.overdue(1031.0)
-    assert found is not None and found.thread == 0  # both overdue: slot order
+    # Both overdue (the master looked late): the one whose deadline passed first,
+    # whatever its slot.
+    assert found is not None and found.thread == 1 and found.deadline == 1020.0
     assert board.overdue(1021.0).request_line == "GET /older HTTP/1.1"  # type: ignore[union-attr]
+
+
+def test_every_request_past_its_own_deadline_is_answered_as_timed_out():
+    # The overdue one, and another also past its deadline, get 504; one within it 503.
+    assert rescue_kind(1, 1, 1020.0, 1031.0) == RescueKind.OVERDUE
+    assert rescue_kind(0, 1, 1030.0, 1031.0) == RescueKind.OVERDUE
+    assert rescue_kind(0, 1, 1040.0, 1031.0) == RescueKind.IN_FLIGHT
+    assert rescue_kind(0, 1, 0.0, 1031.0) == RescueKind.IN_FLIGHT  # no deadline: never timed out
 
 
 def test_an_extended_deadline_moves():
