@@ -127,6 +127,10 @@ class Case:
     #: A pending case's bug: ``bug`` (what workhorse does wrong) and ``fields``
     #: (the observations it makes differ).
     blocked_by: dict[str, Any] | None = None
+    #: The control's own behaviour varies from start to start (a race in the
+    #: configuration under Gunicorn): ``why``, and the ``fields`` that then differ.
+    #: A run whose difference is exactly those fields passes.
+    control_varies: dict[str, Any] | None = None
 
     def argv(self, server: str) -> list[str]:
         """The command line with the word ``gunicorn`` replaced by ``server``.
@@ -163,6 +167,7 @@ def load_case(directory: Path) -> Case:
         notify=bool(meta.get("notify", False)),
         extra_probe=meta.get("extra_probe"),
         blocked_by=meta.get("blocked_by"),
+        control_varies=meta.get("control_varies"),
     )
 
 
