@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import select
 import signal
 import socket
 import threading
@@ -126,6 +127,23 @@ def test_no_worker_able_to_boot_gives_quick_503s_and_unhealthy_then_exit(server_
     # 1 + 2 + 4 s of backoff: the fourth failure ends the master with Gunicorn's code.
     assert server.wait_exit(20) == 3
     assert "4 workers failed to boot in a row (max_boot_failures)" in server.log()
+
+
+def test_the_masters_503_waits_for_the_request_it_answers(server_factory):
+    """A proxy connects, then writes: answering (and closing) before the request
+    arrived made the kernel reset the connection under the 503."""
+    server = server_factory(["-w", "1", "broken_import:app"], wait=False)
+    wait_for(lambda: "failed to boot" in server.log(), 10, message="a failed boot")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        # Nothing is said to a connection that has asked nothing yet.
+        readable, _, _ = select.select([sock], [], [], 0.3)
+        assert readable == []
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    answer = b"".join(chunks)
+    assert answer.startswith(b"HTTP/1.1 503 ") and b"Retry-After: " in answer
 
 
 # --- max_queue_time ----------------------------------------------------------------------

@@ -89,6 +89,8 @@ if TYPE_CHECKING:
 
 #: Longest the master sleeps: the tick for heartbeats, RSS samples, the parent check.
 MAX_SLEEP = 1.0
+#: How often the master looks for the first ready worker while none has been announced.
+READY_POLL = 0.05
 #: Shortest sleep, so a deadline that is due right now cannot make the loop spin.
 MIN_SLEEP = 0.01
 #: How long a worker told to stop while it still boots may take to exit.
@@ -407,11 +409,13 @@ class Arbiter:
                     key.data()
                 except Exception:
                     self.log.exception("Error in a master event handler")
+            # Before the signals: a worker that became ready is announced
+            # (systemd's READY=1) even when a TERM arrived in the same wait.
+            self._notice_ready(time.monotonic())
             self._dispatch_signals()
             now = time.monotonic()
             self._reap()
             self._watch(now)
-            self._notice_ready(now)
             self._place_held(now)
             self._answer_for_failing_boots(now)
             if self._draining_until and now >= self._draining_until:
@@ -442,12 +446,18 @@ class Arbiter:
                 wake = min(wake, handle.report_at + loopreport.SETTLE)
             if handle.booting and self.watchdog.boot_timeout:
                 wake = min(wake, handle.spawned + self.watchdog.boot_timeout)
+            if handle.booting and not self._notified_ready:
+                # The first ready worker is announced within READY_POLL, not a second.
+                wake = min(wake, now + READY_POLL)
         if self.backoff.failing:
             wake = min(wake, self.backoff.next_spawn_at)
         if self._stopping:
             wake = min(wake, self._stop_deadline)
         if self._draining_until:
             wake = min(wake, self._draining_until)
+        unavailable_wake = self.unavailable.next_wake()
+        if unavailable_wake is not None:
+            wake = min(wake, unavailable_wake)
         relay_wake = self.relay.next_wake(now)
         if relay_wake is not None:
             wake = min(wake, relay_wake)
@@ -627,6 +637,7 @@ class Arbiter:
             self._no_worker_since = 0.0
         listeners = [listener.sock for listener in self.LISTENERS if not self.cfg.is_ssl]
         self.unavailable.set_active(nothing_serves and bool(listeners), listeners)
+        self.unavailable.expire(now)
         if nothing_serves and self.cfg.max_boot_failures and \
                 self.backoff.failures >= self.cfg.max_boot_failures:
             raise HaltServer(f"{self.backoff.failures} workers failed to boot in a row "
