@@ -86,6 +86,9 @@ def test_idle_connections_outlive_their_worker(server_factory, gthread):
         # The worker's last requests, on other connections.
         wait_for(lambda: server.request_ok("/") and "Autorestarting worker" in server.log(),
                  message="the recycle")
+        # The stopping worker hands them over a moment after it says so; a
+        # request sent before that is served by it (Connection: close), not lost.
+        wait_for(lambda: handed_over(server.log()) == 4, message="the idle connections handed over")
         later = {_ask(sock, "/pid") for sock in idle}  # never reopened
     finally:
         for sock in idle:
