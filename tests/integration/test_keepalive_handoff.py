@@ -51,7 +51,7 @@ def test_hup_loses_no_keepalive_request(server_factory, gthread):
                      message="a new generation of workers")
             load.wait_requests(300)
     print("HUP x3:", load.summary())
-    assert load.failures == [], load.summary()
+    assert load.failures == [], "\n".join([load.summary(), server.log()[-6000:]])
     assert handed_over(server.log()) > 0  # the idle connections did travel
 
 

@@ -188,10 +188,10 @@ class ThreadWorker(Worker):
             self.handoff.shutdown(socket.SHUT_RD)
         except OSError:
             pass
-        self._release_idle()
+        self._release_idle(final=True)
         handoff.return_queued(self.handoff, wait=HANDOFF_WAIT)
 
-    def _release_idle(self) -> None:
+    def _release_idle(self, *, final: bool = False) -> None:
         """Let go of the parked connections of a stopping worker, losing no request.
 
         Closing an idle keep-alive connection races with the client's next
@@ -201,14 +201,20 @@ class ThreadWorker(Worker):
         sends meanwhile for the worker that adopts it. One with a request
         (or part of one) already here is served by a request thread, with
         ``Connection: close``. The rest are closed with a FIN.
+
+        ``final``: no thread will serve anything here any more, so nothing
+        waits for a first request (a connection a thread adopted from the
+        master as the stop loop ended would otherwise be closed at exit,
+        under the request its client sends meanwhile).
         """
         to_master = self.handoff is not None and self.slot_writer.master_takes_idle()
         moving: list[Connection] = []
         now = time.monotonic()
         for fd, client in list(self.parked.items()):
-            if client.armed != client.parks:
+            if not final and client.armed != client.parks:
                 continue  # still being parked: the next pass takes it
-            if not client.requests and now - client.accepted_at < FIRST_REQUEST_GRACE:
+            if not final and not client.requests and \
+                    now - client.accepted_at < FIRST_REQUEST_GRACE:
                 continue  # just connected (from the listen queue): its request is coming
             if to_master and movable(client):
                 if self.parked.pop(fd, None) is client:
