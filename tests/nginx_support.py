@@ -456,11 +456,16 @@ class Nginx:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(wait)
         self.proc.wait(5)
+        killed = []
         for pid in self.seen_pids:
             if alive(pid) and _is_nginx(pid):  # orphaned by a master that died
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: not any(alive(p) and _is_nginx(p) for p in self.seen_pids), 10,
+                killed.append(pid)
+        # A killed process loses its command line while it exits, before it is
+        # a zombie: wait for the ones killed here by pid, not by name.
+        wait_for(lambda: not any(alive(p) for p in killed)
+                 and not any(alive(p) and _is_nginx(p) for p in self.seen_pids), 10,
                  message="nginx workers to be gone")
 
     def __enter__(self) -> Nginx:
