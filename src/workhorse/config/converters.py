@@ -830,18 +830,21 @@ def _request_line_limit(value: Any) -> int:
     return min(_non_negative(_as_int(value)), MAX_REQUEST_LINE)
 
 
-def _request_line_capped(value: Any) -> str | None:
-    number = _as_int(value)
-    if number <= MAX_REQUEST_LINE:
-        return None
-    return f"{number} is above Gunicorn's cap; {MAX_REQUEST_LINE} is applied, as in Gunicorn"
+def _above_gunicorns_cap(cap: int) -> Callable[[Any], str | None]:
+    """The advice for a value above one of Gunicorn's caps, which applies the cap."""
+    def advise(value: Any) -> str | None:
+        number = _as_int(value)
+        if number <= cap:
+            return None
+        return f"{number} is above Gunicorn's cap; {cap} is applied, as in Gunicorn"
+    return advise
 
 
 request_line_limit = Converter(
     f"a non-negative integer; 0 means no limit, values above {MAX_REQUEST_LINE}"
     f" mean {MAX_REQUEST_LINE} (as in Gunicorn)",
     _request_line_limit,
-    advise=_request_line_capped,
+    advise=_above_gunicorns_cap(MAX_REQUEST_LINE),
 )
 
 
@@ -850,18 +853,11 @@ def _header_count_limit(value: Any) -> int:
     return MAX_HEADER_FIELDS if number == 0 or number > MAX_HEADER_FIELDS else number
 
 
-def _header_count_capped(value: Any) -> str | None:
-    number = _as_int(value)
-    if number <= MAX_HEADER_FIELDS:
-        return None
-    return f"{number} is above Gunicorn's cap; {MAX_HEADER_FIELDS} is applied, as in Gunicorn"
-
-
 header_count_limit = Converter(
     f"a non-negative integer; 0 and values above {MAX_HEADER_FIELDS}"
     f" mean {MAX_HEADER_FIELDS} (as in Gunicorn)",
     _header_count_limit,
-    advise=_header_count_capped,
+    advise=_above_gunicorns_cap(MAX_HEADER_FIELDS),
 )
 
 
