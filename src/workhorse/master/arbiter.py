@@ -822,6 +822,7 @@ class Arbiter:
         fds += [h.dump_fd for h in self.handles.values()]
         fds += [h.handoff.fileno() for h in self.handles.values() if h.handoff is not None]
         fds += self.relay.fds()
+        fds += self.unavailable.fds()
         for plugin in self.plugins:
             fds += plugin.fds()
         return [fd for fd in fds if fd >= 0]

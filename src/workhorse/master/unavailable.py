@@ -72,6 +72,10 @@ class Unavailable:
             for conn in list(self._waiting):
                 self._answer(conn)
 
+    def fds(self) -> list[int]:
+        """Connections held here: a worker forked meanwhile must close its copies."""
+        return [conn.fileno() for conn in self._waiting]
+
     def next_wake(self) -> float | None:
         """When the longest-waiting taken connection is due its answer (None: none)."""
         return min(self._waiting.values(), default=None)
